@@ -1,0 +1,213 @@
+/* cgrad — a small deep-learning framework in C: lazy tensors, kernel fusion, generated kernels.
+ *
+ *   #include <cgrad.h>
+ *   cg_scope_push();                                  // temporaries made below die at pop
+ *   float xs[6] = {1, 2, 3, 4, 5, 6};
+ *   cg_tensor *x = cg_from_data(xs, CG_F32, CG_SHAPE(2, 3), NULL);
+ *   cg_tensor *w = cg_randn(CG_SHAPE(3, 4), CG_F32);
+ *   cg_tensor *b = cg_zeros(CG_SHAPE(4), CG_F32);
+ *   cg_tensor *y = cg_relu(cg_add(cg_matmul(x, w), b));  // lazy: nothing has run yet
+ *   float out[8];
+ *   if (cg_to_data(y, out, sizeof out) != 0)            // runs one fused kernel
+ *     fprintf(stderr, "cgrad: %s\n", cg_last_error());
+ *   cg_scope_pop();
+ *
+ * Ownership: every function returning cg_tensor* returns a new tensor. Inside a scope the scope
+ * owns it (freed by cg_scope_pop unless cg_keep moved it out); outside any scope the caller frees
+ * it with cg_free. Errors: a failing op returns NULL and sets cg_last_error(); every op given a
+ * NULL input returns NULL, so a chain of ops is checked once at its end.
+ */
+#ifndef CGRAD_H
+#define CGRAD_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_MAX_DIMS 8
+
+/* ---- dtypes ---------------------------------------------------------------------------------- */
+typedef enum {
+  CG_BOOL, CG_I8, CG_U8, CG_I16, CG_U16, CG_I32, CG_U32, CG_I64, CG_U64,
+  CG_F16, CG_BF16, CG_F32, CG_F64, CG_NUM_DTYPES
+} cg_dtype;
+
+const char *cg_dtype_name(cg_dtype dt);          /* "float32", "int8", ... ; "?" if invalid */
+int cg_dtype_size(cg_dtype dt);                   /* bytes per element; 0 if invalid */
+int cg_dtype_is_float(cg_dtype dt);               /* 1 for float16/bfloat16/float32/float64 */
+int cg_dtype_is_int(cg_dtype dt);                 /* 1 for signed and unsigned integers (not bool) */
+int cg_dtype_is_unsigned(cg_dtype dt);            /* 1 for uint8..uint64 */
+int cg_dtype_from_name(const char *name);         /* dtype for "float32"/"f32"/..., or -1 */
+cg_dtype cg_promote(cg_dtype a, cg_dtype b);      /* tinygrad's least upper dtype of a and b */
+
+/* ---- shapes and axes, passed by value --------------------------------------------------------- */
+typedef struct { int ndim; int64_t d[CG_MAX_DIMS]; } cg_shape;
+typedef struct { int n; int v[CG_MAX_DIMS]; } cg_axes;   /* n == -1 means "all axes" */
+#define CG_SHAPE(...) ((cg_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
+#define CG_SCALAR_SHAPE ((cg_shape){0, {0}})
+#define CG_AXES(...) ((cg_axes){sizeof((int[]){__VA_ARGS__}) / sizeof(int), {__VA_ARGS__}})
+#define CG_ALL ((cg_axes){-1, {0}})
+
+/* ---- errors ----------------------------------------------------------------------------------- */
+const char *cg_last_error(void);                  /* message of the last failure on this thread */
+void cg_clear_error(void);                        /* forget the last failure */
+
+/* ---- lifetime ---------------------------------------------------------------------------------- */
+typedef struct cg_tensor cg_tensor;
+void cg_scope_push(void);                         /* start a scope that owns tensors created in it */
+void cg_scope_pop(void);                          /* free every tensor the innermost scope owns */
+cg_tensor *cg_keep(cg_tensor *t);                 /* move t to the enclosing scope (or to the caller) */
+void cg_free(cg_tensor *t);                       /* release a tensor not owned by a scope */
+void cg_shutdown(void);                           /* free caches and the thread pool (at exit) */
+
+/* ---- creation ---------------------------------------------------------------------------------- */
+/* Copy `data` (contiguous, row-major, of `dt`) into a new tensor on `device` (NULL = default). */
+cg_tensor *cg_from_data(const void *data, cg_dtype dt, cg_shape shape, const char *device);
+cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dt);   /* every element = value */
+cg_tensor *cg_zeros(cg_shape shape, cg_dtype dt);                /* full of 0 */
+cg_tensor *cg_ones(cg_shape shape, cg_dtype dt);                 /* full of 1 */
+cg_tensor *cg_scalar(double value, cg_dtype dt);                 /* 0-d tensor */
+cg_tensor *cg_full_like(cg_tensor *t, double value);             /* t's shape and dtype */
+cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt); /* [start, stop) */
+cg_tensor *cg_eye(int64_t n, cg_dtype dt);                       /* n x n identity */
+void cg_manual_seed(uint64_t seed);                              /* reset the random stream */
+cg_tensor *cg_rand(cg_shape shape, cg_dtype dt);                 /* uniform [0, 1), Threefry */
+cg_tensor *cg_randn(cg_shape shape, cg_dtype dt);                /* standard normal */
+
+/* ---- reading results ---------------------------------------------------------------------------- */
+int cg_realize(cg_tensor *t);                      /* compute t now; 0 on success, -1 on error */
+int cg_realize_all(cg_tensor **ts, int n);         /* realize several at once (one schedule) */
+int cg_to_data(cg_tensor *t, void *out, size_t nbytes); /* realize and copy out (row-major) */
+double cg_item(cg_tensor *t);                      /* value of a one-element tensor (NAN on error) */
+int cg_ndim(const cg_tensor *t);                   /* number of dimensions; -1 for NULL */
+cg_shape cg_get_shape(const cg_tensor *t);         /* the shape (ndim 0 for a scalar or NULL) */
+int64_t cg_numel(const cg_tensor *t);              /* number of elements */
+cg_dtype cg_get_dtype(const cg_tensor *t);         /* element type */
+const char *cg_get_device(const cg_tensor *t);     /* device name, e.g. "CPU" */
+void cg_print(cg_tensor *t);                       /* realize and print to stdout */
+
+/* ---- elementwise (NumPy broadcasting, tinygrad dtype promotion) ---------------------------------- */
+cg_tensor *cg_add(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_sub(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);       /* true division (ints give float32) */
+cg_tensor *cg_idiv(cg_tensor *a, cg_tensor *b);      /* integer division, truncating toward 0 */
+cg_tensor *cg_mod(cg_tensor *a, cg_tensor *b);       /* integer remainder (sign of a) */
+cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_lt(cg_tensor *a, cg_tensor *b);        /* comparisons give bool */
+cg_tensor *cg_gt(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_le(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ge(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_eq(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_ne(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_and(cg_tensor *a, cg_tensor *b);       /* bitwise / logical, ints and bools */
+cg_tensor *cg_or(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_xor(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_shl(cg_tensor *a, cg_tensor *b);       /* ints only */
+cg_tensor *cg_shr(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_where(cg_tensor *cond, cg_tensor *a, cg_tensor *b); /* cond ? a : b */
+/* A scalar takes a's dtype when a is float, or a is int and v is integral; else float32. */
+cg_tensor *cg_add_s(cg_tensor *a, double v);
+cg_tensor *cg_sub_s(cg_tensor *a, double v);
+cg_tensor *cg_mul_s(cg_tensor *a, double v);
+cg_tensor *cg_div_s(cg_tensor *a, double v);
+cg_tensor *cg_pow_s(cg_tensor *a, double v);
+cg_tensor *cg_scalar_like(cg_tensor *a, double v);   /* 0-d scalar with the dtype rule above */
+
+cg_tensor *cg_neg(cg_tensor *a);
+cg_tensor *cg_recip(cg_tensor *a);
+cg_tensor *cg_exp(cg_tensor *a);
+cg_tensor *cg_exp2(cg_tensor *a);
+cg_tensor *cg_log(cg_tensor *a);
+cg_tensor *cg_log2(cg_tensor *a);
+cg_tensor *cg_sqrt(cg_tensor *a);
+cg_tensor *cg_rsqrt(cg_tensor *a);
+cg_tensor *cg_sin(cg_tensor *a);
+cg_tensor *cg_cos(cg_tensor *a);
+cg_tensor *cg_tanh(cg_tensor *a);
+cg_tensor *cg_sigmoid(cg_tensor *a);
+cg_tensor *cg_relu(cg_tensor *a);
+cg_tensor *cg_gelu(cg_tensor *a);                    /* tanh approximation, as tinygrad */
+cg_tensor *cg_silu(cg_tensor *a);
+cg_tensor *cg_abs(cg_tensor *a);
+cg_tensor *cg_not(cg_tensor *a);                     /* logical not of a bool tensor */
+cg_tensor *cg_cast(cg_tensor *a, cg_dtype dt);       /* value conversion */
+cg_tensor *cg_bitcast(cg_tensor *a, cg_dtype dt);    /* reinterpret bits (same element size) */
+
+/* ---- reductions (axes may be negative; CG_ALL reduces everything) -------------------------------- */
+cg_tensor *cg_sum(cg_tensor *a, cg_axes axes, int keepdim);
+cg_tensor *cg_prod(cg_tensor *a, cg_axes axes, int keepdim);
+cg_tensor *cg_max(cg_tensor *a, cg_axes axes, int keepdim);
+cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim);
+cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim);
+cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction);
+cg_tensor *cg_argmax(cg_tensor *a, int axis, int keepdim);  /* int32 index of the first max */
+cg_tensor *cg_softmax(cg_tensor *a, int axis);
+cg_tensor *cg_log_softmax(cg_tensor *a, int axis);
+cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps); /* normalize over axis..last */
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);     /* batched and broadcast like NumPy */
+
+/* ---- movement (views: no copy until needed) -------------------------------------------------------- */
+cg_tensor *cg_reshape(cg_tensor *a, cg_shape shape); /* one dim may be -1 */
+cg_tensor *cg_permute(cg_tensor *a, cg_axes order);
+cg_tensor *cg_transpose(cg_tensor *a, int d0, int d1);
+cg_tensor *cg_expand(cg_tensor *a, cg_shape shape);  /* size-1 dims grow; -1 keeps a dim */
+/* pad[i] = {before, after} for each dim, filled with `value`. */
+cg_tensor *cg_pad(cg_tensor *a, const int64_t (*pad)[2], int npad, double value);
+/* arg[i] = {begin, end} for each dim (0 <= begin <= end <= size). */
+cg_tensor *cg_shrink(cg_tensor *a, const int64_t (*arg)[2], int narg);
+cg_tensor *cg_flip(cg_tensor *a, cg_axes axes);
+/* Python-style a[start:stop:step] on one axis; negative start/stop count from the end,
+   step may be negative; CG_END for an open end. */
+#define CG_END INT64_MAX
+cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step);
+cg_tensor *cg_cat(cg_tensor **ts, int n, int axis);
+cg_tensor *cg_stack(cg_tensor **ts, int n, int axis);
+cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel boundary) */
+cg_tensor *cg_to(cg_tensor *a, const char *device);  /* copy to another device */
+
+/* ---- bound variables: symbolic integers whose value changes without recompiling ------------------ */
+typedef struct cg_variable cg_variable;
+cg_variable *cg_variable_new(const char *name, int64_t min, int64_t max); /* names are unique per program */
+int cg_variable_bind(cg_variable *v, int64_t value);           /* -1 if value is outside [min, max] */
+int64_t cg_variable_value(const cg_variable *v);               /* the bound value */
+cg_tensor *cg_variable_tensor(cg_variable *v);                 /* 0-d int32 tensor reading the variable */
+void cg_variable_free(cg_variable *v);                         /* release (tensors using it keep it alive) */
+
+/* ---- devices and stats ----------------------------------------------------------------------------- */
+const char *cg_default_device(void);                 /* from DEV=, else "CPU" */
+int cg_set_default_device(const char *name);         /* -1 if the device is unknown/unavailable */
+int cg_device_count(void);                           /* number of registered devices */
+const char *cg_device_name(int i);                   /* name of device i */
+int cg_device_available(const char *name);           /* 1 if it can run kernels here */
+
+typedef struct {
+  int64_t kernels_run;       /* kernels launched */
+  int64_t kernels_compiled;  /* kernels that needed a compiler run (cache misses) */
+  int64_t kernels_cached;    /* kernels loaded from the on-disk cache */
+  int64_t schedules;         /* realize calls that scheduled work */
+  double flops;              /* arithmetic operations executed (estimate) */
+  double bytes;              /* bytes read and written by kernels (estimate) */
+  double time_s;             /* time spent in kernels */
+} cg_stats;
+cg_stats cg_get_stats(void);                          /* counters since start or last reset */
+void cg_reset_stats(void);                            /* zero the counters */
+/* Kernel count of the schedule that realizing ts would run, without running it (-1 on error). */
+int cg_count_kernels(cg_tensor **ts, int n);
+
+typedef struct {
+  int debug, threads, noopt, beam;
+  const char *cachedir, *cc, *device;
+} cg_config;
+cg_config cg_get_config(void);                        /* knobs read once from the environment */
+int cg_set_threads(int n);                            /* resize the CPU thread pool */
+const char *cg_compiler_version(void);                /* first line of `$CC --version` */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,212 @@
+/* Linearize: nodes go into blocks (one per open loop); an item is a node or a nested block.
+   A node is appended to the innermost open block whose range it depends on, before any block
+   still open inside it, so its sources are always defined before it. */
+#include <stdlib.h>
+#include <string.h>
+#include "linearize.h"
+
+typedef struct block block;
+typedef struct { uop *u; block *child; } item;
+struct block {
+  uop *range;           /* NULL for the function body */
+  item *items;
+  int n, cap;
+  block *parent, *open_child;
+  cg_ptrmap placed;     /* nodes already emitted in this block */
+};
+
+typedef struct {
+  uop_ctx *c;
+  cg_ptrmap deps;       /* node -> uint64 mask of range ids it depends on (+ bit 63 marker) */
+  block **all;
+  int nall;
+} linearizer;
+
+static block *block_new(linearizer *L, block *parent, uop *range) {
+  block *b = cg_xcalloc(1, sizeof *b);
+  b->parent = parent;
+  b->range = range;
+  L->all = cg_xrealloc(L->all, (L->nall + 1) * sizeof(block *));
+  L->all[L->nall++] = b;
+  return b;
+}
+
+static void block_insert(block *b, item it) {
+  if (b->n == b->cap) {
+    b->cap = b->cap ? b->cap * 2 : 16;
+    b->items = cg_xrealloc(b->items, b->cap * sizeof(item));
+  }
+  if (b->open_child) { /* before the loop that is still being filled */
+    b->items[b->n] = b->items[b->n - 1];
+    b->items[b->n - 1] = it;
+  } else {
+    b->items[b->n] = it;
+  }
+  b->n++;
+}
+
+#define DEPS_MARK (1ULL << 63)
+static uint64_t deps_of(linearizer *L, uop *u) {
+  uint64_t d = (uint64_t)(uintptr_t)cg_ptrmap_get(&L->deps, u);
+  if (d) return d & ~DEPS_MARK;
+  if (u->op == OP_RANGE) d = 1ULL << (u->ival < 62 ? u->ival : 62);
+  for (int i = 0; i < u->nsrc; i++) d |= deps_of(L, u->src[i]);
+  if (u->op == OP_REDUCE)
+    for (int i = 1; i < u->nsrc; i++) d &= ~(1ULL << (u->src[i]->ival < 62 ? u->src[i]->ival : 62));
+  cg_ptrmap_put(&L->deps, u, (void *)(uintptr_t)(d | DEPS_MARK));
+  return d;
+}
+
+static block *target_block(linearizer *L, uop *u, block *cur) {
+  uint64_t d = deps_of(L, u);
+  for (block *b = cur; b; b = b->parent)
+    if (!b->parent || (b->range && (d >> (b->range->ival < 62 ? b->range->ival : 62) & 1))) return b;
+  return cur;
+}
+
+static void emit(linearizer *L, uop *u, block *cur);
+
+static block *open_loop(linearizer *L, block *parent, uop *range) {
+  emit(L, range->src[0], parent);
+  block *b = block_new(L, parent, range);
+  block_insert(parent, (item){NULL, b});
+  parent->open_child = b;
+  return b;
+}
+
+static void close_loop(block *b) { b->parent->open_child = NULL; }
+
+static void emit_reduce(linearizer *L, uop *u, block *t) {
+  uop *acc = uop_new(L->c, OP_DEFINE_ACC, u->dtype, &u, 1, (uop_arg){.ival = u->ival}, NULL);
+  block_insert(t, (item){acc, NULL});
+  block *inner = t, *loops[CG_MAX_DIMS];
+  for (int i = 1; i < u->nsrc; i++) inner = loops[i - 1] = open_loop(L, inner, u->src[i]);
+  emit(L, u->src[0], inner);
+  uop *as[2] = {acc, u->src[0]};
+  block_insert(inner, (item){uop_new(L->c, OP_ASSIGN, u->dtype, as, 2, (uop_arg){.ival = u->ival}, NULL), NULL});
+  for (int i = u->nsrc - 2; i >= 0; i--) close_loop(loops[i]);
+  block_insert(t, (item){u, NULL}); /* the reduce's value: the accumulator after its loops */
+}
+
+static void emit(linearizer *L, uop *u, block *cur) {
+  if (u->op == OP_RANGE) return; /* defined by its loop */
+  block *t = target_block(L, u, cur);
+  if (cg_ptrmap_get(&t->placed, u)) return;
+  cg_ptrmap_put(&t->placed, u, (void *)1);
+  if (u->op == OP_REDUCE) { emit_reduce(L, u, t); return; }
+  for (int i = 0; i < u->nsrc; i++) emit(L, u->src[i], cur);
+  if (u->op != OP_SINK) block_insert(t, (item){u, NULL});
+}
+
+/* ---- flatten blocks into instructions ---- */
+typedef struct {
+  cg_program *p;
+  int cap;
+  cg_ptrmap index;      /* node -> latest instruction index + 1 */
+  double trip;          /* product of enclosing loop sizes */
+} flattener;
+
+static int add_ins(flattener *F, cg_inst in) {
+  cg_program *p = F->p;
+  if (p->nins == F->cap) {
+    F->cap = F->cap ? F->cap * 2 : 64;
+    p->ins = cg_xrealloc(p->ins, F->cap * sizeof(cg_inst));
+  }
+  p->ins[p->nins] = in;
+  return p->nins++;
+}
+
+static int idx_of(flattener *F, uop *u) { return (int)(intptr_t)cg_ptrmap_get(&F->index, u) - 1; }
+
+static void flatten_node(flattener *F, uop *u) {
+  cg_inst in = {.op = u->op, .dtype = u->dtype, .ival = u->ival, .ival2 = u->ival2, .fval = u->fval};
+  if (u->op == OP_REDUCE) { /* alias of its accumulator */
+    uop *acc = uop_new(u->ctx, OP_DEFINE_ACC, u->dtype, &u, 1, (uop_arg){.ival = u->ival}, NULL);
+    cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(idx_of(F, acc) + 1));
+    return;
+  }
+  if (u->op == OP_DEFINE_ACC) in.nsrc = 0;
+  else {
+    in.nsrc = u->nsrc;
+    for (int i = 0; i < u->nsrc && i < 3; i++) in.src[i] = idx_of(F, u->src[i]);
+  }
+  if (u->op == OP_DEFINE_VAR) {
+    cg_program *p = F->p;
+    int k = 0;
+    while (k < p->nvars && p->vars[k] != u->ptr) k++;
+    in.ival2 = k; /* argument slot */
+  }
+  if (cg_op_is_alu(u->op)) F->p->flops += F->trip;
+  int at = add_ins(F, in);
+  cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(at + 1));
+}
+
+static void flatten(flattener *F, block *b) {
+  for (int i = 0; i < b->n; i++) {
+    item it = b->items[i];
+    if (it.u) { flatten_node(F, it.u); continue; }
+    uop *r = it.child->range;
+    cg_inst in = {.op = OP_RANGE, .dtype = CG_I64, .nsrc = 1, .src = {idx_of(F, r->src[0])},
+                  .ival = r->ival, .ival2 = r->ival2};
+    int at = add_ins(F, in);
+    cg_ptrmap_put(&F->index, r, (void *)(intptr_t)(at + 1));
+    double saved = F->trip;
+    F->trip *= (double)(r->vmax + 1);
+    flatten(F, it.child);
+    F->trip = saved;
+    add_ins(F, (cg_inst){.op = OP_ENDRANGE, .nsrc = 1, .src = {at}});
+  }
+}
+
+cg_program *cg_linearize(const cg_lowered *l) {
+  linearizer L = {.c = l->c};
+  block *body = block_new(&L, NULL, NULL), *cur = body;
+  /* open the output loops, outermost first, in range-id order */
+  uop *store = l->sink->src[0];
+  for (int g = 0; g < l->nglobal; g++) {
+    uop *end = uop_const_int(l->c, CG_I64, l->global_size[g]);
+    uop *r = uop_new(l->c, OP_RANGE, CG_I64, &end, 1, (uop_arg){.ival = g, .ival2 = RANGE_GLOBAL}, NULL);
+    cur = open_loop(&L, cur, r);
+  }
+  emit(&L, l->sink, cur);
+  (void)store;
+
+  cg_program *p = cg_xcalloc(1, sizeof *p);
+  p->nparams = l->nparams;
+  p->params = cg_xcalloc(l->nparams, sizeof(cg_param));
+  for (int i = 0; i < l->nparams; i++)
+    p->params[i] = (cg_param){l->param_dtype[i], l->param_numel[i], i == 0};
+  p->nvars = l->nvars;
+  p->vars = cg_xcalloc(l->nvars ? l->nvars : 1, sizeof(void *));
+  memcpy(p->vars, l->vars, l->nvars * sizeof(void *));
+  flattener F = {.p = p, .trip = 1};
+  flatten(&F, body);
+  p->thread_ins = -1;
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_GLOBAL) {
+      p->thread_ins = i;
+      p->thread_size = l->global_size[0];
+      break;
+    }
+  for (int i = 0; i < l->nparams; i++)
+    p->bytes += (double)l->param_numel[i] * cg_dtype_size(l->param_dtype[i]);
+  cg_ptrmap_free(&F.index);
+  cg_ptrmap_free(&L.deps);
+  for (int i = 0; i < L.nall; i++) {
+    free(L.all[i]->items);
+    cg_ptrmap_free(&L.all[i]->placed);
+    free(L.all[i]);
+  }
+  free(L.all);
+  return p;
+}
+
+void cg_program_free(cg_program *p) {
+  if (!p) return;
+  free(p->ins);
+  free(p->params);
+  free(p->vars);
+  free(p->source);
+  free(p->ast_dump);
+  free(p);
+}

@@ -1,0 +1,224 @@
+/* Lowering a kernel: evaluate the tensor graph "at an index". value(node, idx, valid) returns the
+   kernel-graph expression for node's element at index vector idx, where valid is the condition
+   under which that element is actually read (padding makes some reads invalid). */
+#include <string.h>
+#include "../ir/rewrite.h"
+#include "../tensor/tensor.h"
+#include "lower.h"
+
+typedef struct {
+  cg_schedule *s;
+  uop *root;
+  cg_lowered *out;
+  uop_ctx *c;
+  cg_ptrmap memo;       /* key node (see memo_key) -> value */
+  cg_ptrmap params;     /* stored tensor node -> PARAM node */
+  int next_range;
+  int failed;
+} lowerer;
+
+static uop *idx_const(lowerer *L, int64_t v) { return uop_const_int(L->c, CG_I64, v); }
+static uop *add(lowerer *L, uop *a, uop *b) { return uop_alu(L->c, OP_ADD, a->dtype, a, b); }
+static uop *mul(lowerer *L, uop *a, uop *b) { return uop_alu(L->c, OP_MUL, a->dtype, a, b); }
+static uop *land(lowerer *L, uop *a, uop *b) {
+  if (!a) return b;
+  if (!b) return a;
+  return uop_alu(L->c, OP_AND, CG_BOOL, a, b);
+}
+
+static uop *new_range(lowerer *L, int64_t size, int kind) {
+  uop *end = idx_const(L, size);
+  uop_arg a = {.ival = L->next_range++, .ival2 = kind};
+  return uop_new(L->c, OP_RANGE, CG_I64, &end, 1, a, NULL);
+}
+
+/* row-major linear index of idx within shape */
+static uop *linear_index(lowerer *L, uop **idx, cg_shape shape) {
+  uop *lin = idx_const(L, 0);
+  int64_t stride = 1;
+  for (int i = shape.ndim - 1; i >= 0; i--) {
+    if (shape.d[i] != 1) lin = add(L, lin, mul(L, idx[i], idx_const(L, stride)));
+    stride *= shape.d[i];
+  }
+  return lin;
+}
+
+static uop *memo_key(lowerer *L, uop *node, uop **idx, int n, uop *valid) {
+  uop *src[CG_MAX_DIMS + 1];
+  memcpy(src, idx, n * sizeof(uop *));
+  int ns = n;
+  if (valid) src[ns++] = valid;
+  return uop_new(L->c, OP_SINK, valid ? 1 : 0, src, ns, (uop_arg){.ival = -1, .ptr = node}, NULL);
+}
+
+static uop *value(lowerer *L, uop *node, uop **idx, uop *valid);
+
+static uop *param_for(lowerer *L, uop *node) {
+  uop *p = cg_ptrmap_get(&L->params, node);
+  if (p) return p;
+  cg_lowered *o = L->out;
+  if (o->nparams >= 64) {
+    cg_set_error("kernel reads more than 63 buffers");
+    L->failed = 1;
+    return NULL;
+  }
+  int k = o->nparams++;
+  o->param_slot[k] = cg_schedule_slot(L->s, node);
+  o->param_dtype[k] = node->dtype;
+  o->param_numel[k] = shape_numel(node->shape);
+  p = uop_new(L->c, OP_PARAM, node->dtype, NULL, 0, (uop_arg){.ival = k}, NULL);
+  cg_ptrmap_put(&L->params, node, p);
+  return p;
+}
+
+static uop *load(lowerer *L, uop *node, uop **idx, uop *valid) {
+  uop *p = param_for(L, node);
+  if (!p) return idx_const(L, 0);
+  uop *src[3] = {p, linear_index(L, idx, node->shape), valid};
+  return uop_new(L->c, OP_LOAD, node->dtype, src, valid ? 3 : 2, (uop_arg){0}, NULL);
+}
+
+static uop *lower_reshape(lowerer *L, uop *node, uop **idx, uop *valid) {
+  cg_shape in = node->src[0]->shape;
+  uop *lin = linear_index(L, idx, node->shape), *nidx[CG_MAX_DIMS];
+  int64_t stride = 1;
+  for (int i = in.ndim - 1; i >= 0; i--) {
+    uop *q = stride == 1 ? lin : uop_alu(L->c, OP_IDIV, CG_I64, lin, idx_const(L, stride));
+    nidx[i] = in.d[i] == 1 ? idx_const(L, 0)
+              : i == 0      ? q
+                            : uop_alu(L->c, OP_MOD, CG_I64, q, idx_const(L, in.d[i]));
+    stride *= in.d[i];
+  }
+  return value(L, node->src[0], nidx, valid);
+}
+
+static uop *lower_pad(lowerer *L, uop *node, uop **idx, uop *valid) {
+  cg_shape in = node->src[0]->shape;
+  uop *nidx[CG_MAX_DIMS], *inside = NULL;
+  for (int i = 0; i < in.ndim; i++) {
+    int64_t before = node->v[2 * i], after = node->v[2 * i + 1];
+    nidx[i] = before ? add(L, idx[i], idx_const(L, -before)) : idx[i];
+    if (before) { /* idx >= before  <=>  !(idx < before) */
+      uop *lt = uop_alu(L->c, OP_CMPLT, CG_BOOL, idx[i], idx_const(L, before));
+      inside = land(L, inside, uop_alu(L->c, OP_CMPNE, CG_BOOL, lt, uop_const_int(L->c, CG_BOOL, 1)));
+    }
+    if (after)
+      inside = land(L, inside, uop_alu(L->c, OP_CMPLT, CG_BOOL, idx[i], idx_const(L, before + in.d[i])));
+  }
+  uop *v = value(L, node->src[0], nidx, land(L, valid, inside));
+  if (!inside) return v;
+  uop *zero = cg_dtype_is_float(node->dtype) ? uop_const_float(L->c, node->dtype, 0)
+                                             : uop_const_int(L->c, node->dtype, 0);
+  return uop_where(L->c, inside, v, zero);
+}
+
+static uop *lower_reduce(lowerer *L, uop *node, uop **idx, uop *valid) {
+  cg_shape in = node->src[0]->shape;
+  uop *nidx[CG_MAX_DIMS], *src[CG_MAX_DIMS + 1];
+  int n = 1;
+  for (int i = 0; i < in.ndim; i++) {
+    if (!node->v[i]) { nidx[i] = idx[i]; continue; }
+    if (in.d[i] == 1) { nidx[i] = idx_const(L, 0); continue; }
+    nidx[i] = src[n++] = new_range(L, in.d[i], RANGE_REDUCE);
+  }
+  src[0] = value(L, node->src[0], nidx, valid);
+  if (n == 1) return src[0];
+  return uop_new(L->c, OP_REDUCE, node->dtype, src, n, (uop_arg){.ival = node->ival}, NULL);
+}
+
+static uop *lower_movement(lowerer *L, uop *node, uop **idx, uop *valid) {
+  cg_shape in = node->src[0]->shape;
+  uop *nidx[CG_MAX_DIMS];
+  switch (node->op) {
+  case OP_RESHAPE: return lower_reshape(L, node, idx, valid);
+  case OP_PAD: return lower_pad(L, node, idx, valid);
+  case OP_PERMUTE:
+    for (int i = 0; i < in.ndim; i++) nidx[node->v[i]] = idx[i];
+    break;
+  case OP_EXPAND:
+    for (int i = 0; i < in.ndim; i++) nidx[i] = in.d[i] == 1 ? idx_const(L, 0) : idx[i];
+    break;
+  case OP_SHRINK:
+    for (int i = 0; i < in.ndim; i++)
+      nidx[i] = node->v[2 * i] ? add(L, idx[i], idx_const(L, node->v[2 * i])) : idx[i];
+    break;
+  case OP_FLIP:
+    for (int i = 0; i < in.ndim; i++)
+      nidx[i] = node->v[i] ? add(L, idx_const(L, in.d[i] - 1), mul(L, idx[i], idx_const(L, -1)))
+                           : idx[i];
+    break;
+  }
+  return value(L, node->src[0], nidx, valid);
+}
+
+static uop *lower_leaf(lowerer *L, uop *node, uop **idx) {
+  switch (node->op) {
+  case OP_CONST:
+    return cg_dtype_is_float(node->dtype) ? uop_const_float(L->c, node->dtype, node->fval)
+                                          : uop_const_int(L->c, node->dtype, node->ival);
+  case OP_IOTA: return uop_alu(L->c, OP_CAST, node->dtype, idx[0], NULL);
+  default: { /* DEFINE_VAR */
+    cg_variable *v = node->ptr;
+    cg_lowered *o = L->out;
+    int k = 0;
+    while (k < o->nvars && o->vars[k] != v) k++;
+    if (k == o->nvars) {
+      if (o->nvars == 16) { cg_set_error("kernel reads more than 16 variables"); L->failed = 1; return idx_const(L, 0); }
+      o->vars[o->nvars++] = v;
+    }
+    uop_arg a = {.ival = v->min, .ival2 = v->max, .ptr = v};
+    return uop_new(L->c, OP_DEFINE_VAR, node->dtype, NULL, 0, a, NULL);
+  }
+  }
+}
+
+static uop *value(lowerer *L, uop *node, uop **idx, uop *valid) {
+  if (node != L->root) {
+    if (node->realized) node = node->realized;
+    if (node->op == OP_BUFFER || cg_schedule_slot(L->s, node) >= 0) return load(L, node, idx, valid);
+  }
+  uop *key = memo_key(L, node, idx, node->shape.ndim, valid);
+  uop *hit = cg_ptrmap_get(&L->memo, key);
+  if (hit) return hit;
+  uop *r, *src[3];
+  if (node->op == OP_CONST || node->op == OP_IOTA || node->op == OP_DEFINE_VAR) r = lower_leaf(L, node, idx);
+  else if (cg_op_is_movement(node->op)) r = lower_movement(L, node, idx, valid);
+  else if (node->op == OP_REDUCE_AXIS) r = lower_reduce(L, node, idx, valid);
+  else if (node->op == OP_CONTIGUOUS) r = value(L, node->src[0], idx, valid);
+  else {
+    for (int i = 0; i < node->nsrc; i++) src[i] = value(L, node->src[i], idx, valid);
+    r = uop_new(L->c, node->op, node->dtype, src, node->nsrc, (uop_arg){0}, NULL);
+  }
+  cg_ptrmap_put(&L->memo, key, r);
+  return r;
+}
+
+int cg_lower(cg_schedule *s, cg_sched_item *it, cg_lowered *out) {
+  memset(out, 0, sizeof *out);
+  lowerer L = {.s = s, .root = it->root, .out = out, .c = uop_arena_new()};
+  out->c = L.c;
+  uop *root = it->root;
+  param_for(&L, root); /* parameter 0: the output */
+  uop *idx[CG_MAX_DIMS];
+  for (int i = 0; i < root->shape.ndim; i++) {
+    if (root->shape.d[i] == 1) { idx[i] = idx_const(&L, 0); continue; }
+    out->global_size[out->nglobal++] = root->shape.d[i];
+    idx[i] = new_range(&L, root->shape.d[i], RANGE_GLOBAL);
+  }
+  uop *v = value(&L, root, idx, NULL);
+  uop *src[3] = {cg_ptrmap_get(&L.params, root), linear_index(&L, idx, root->shape), v};
+  uop *store = uop_new(L.c, OP_STORE, root->dtype, src, 3, (uop_arg){0}, NULL);
+  out->sink = cg_simplify(L.c, uop_new(L.c, OP_SINK, 0, &store, 1, (uop_arg){0}, NULL));
+  cg_ptrmap_free(&L.memo);
+  cg_ptrmap_free(&L.params);
+  it->nins = out->nparams - 1;
+  it->ins = cg_xmalloc((out->nparams) * sizeof(int));
+  for (int i = 1; i < out->nparams; i++) it->ins[i - 1] = out->param_slot[i];
+  if (L.failed) { cg_lowered_free(out); return -1; }
+  return 0;
+}
+
+void cg_lowered_free(cg_lowered *l) {
+  uop_arena_free(l->c);
+  l->c = NULL;
+}

@@ -1,0 +1,10 @@
+/* Optimizations on a lowered kernel's range structure (UPCAST, UNROLL, THREAD...), chosen by
+   heuristics per kernel; NOOPT=1 turns them off. */
+#ifndef CG_OPT_H
+#define CG_OPT_H
+#include "lower.h"
+
+void cg_optimize(cg_lowered *l);
+/* One line per applied opt, for DEBUG=3. */
+void cg_opt_describe(const cg_lowered *l, cg_sbuf *out);
+#endif

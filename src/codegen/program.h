@@ -1,0 +1,37 @@
+/* A linearized kernel: instructions in execution order, each naming earlier instructions as
+   sources. The C renderer prints it; the interpreter executes it. */
+#ifndef CG_PROGRAM_H
+#define CG_PROGRAM_H
+#include <stdint.h>
+
+typedef struct {
+  uint8_t op, dtype, nsrc;
+  int32_t src[3];
+  int64_t ival, ival2;  /* CONST bits / range id, kind / param index / acc op */
+  double fval;
+} cg_inst;
+
+typedef struct {
+  int dtype;
+  int64_t numel;        /* elements the kernel may touch */
+  int written;          /* 1 for the output */
+} cg_param;
+
+typedef struct cg_program {
+  char name[128];
+  cg_inst *ins;
+  int nins;
+  cg_param *params;
+  int nparams;
+  void **vars;          /* cg_variable* in argument order */
+  int nvars;
+  int thread_ins;       /* instruction index of the thread-split RANGE, or -1 */
+  int64_t thread_size;  /* its trip count (split across the pool) */
+  double flops, bytes;  /* estimates per launch */
+  char *source;         /* rendered C (CPU dialect) */
+  uint64_t key;         /* hash of the source */
+  char *ast_dump;       /* DEBUG=3 text */
+} cg_program;
+
+void cg_program_free(cg_program *p);
+#endif

@@ -1,0 +1,13 @@
+/* The engine: realize (schedule, lower, compile, allocate, run, commit) and its stats. */
+#ifndef CG_ENGINE_H
+#define CG_ENGINE_H
+#include "../codegen/program.h"
+#include "cgrad.h"
+
+/* Counters behind cg_get_stats. */
+void cg_stats_add_run(const cg_program *p, double seconds);
+void cg_stats_add_compile(int cached);
+void cg_stats_add_schedule(void);
+/* Free the compiled-kernel cache (cg_shutdown). */
+void cg_kernel_cache_clear(void);
+#endif

@@ -1,0 +1,250 @@
+/* realize: schedule -> lower -> linearize -> render -> compile (in parallel, cached) -> allocate
+   -> launch -> commit. Atomic: every kernel is compiled and every buffer allocated before the
+   first launch, so a failure leaves every tensor as it was. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../codegen/linearize.h"
+#include "../codegen/opt.h"
+#include "../codegen/render.h"
+#include "../schedule/schedule.h"
+#include "../tensor/tensor.h"
+#include "kernel_cache.h"
+
+typedef struct {
+  cg_program *prog;     /* NULL for copies and empty outputs */
+  void *handle;
+  int dev;
+  int compile_needed;
+  char *err;
+  int cached;
+} prepared;
+
+static void name_kernel(cg_program *p, const cg_lowered *l) {
+  int reduce = 0, n = 0;
+  for (int i = 0; i < p->nins; i++) reduce |= p->ins[i].op == OP_DEFINE_ACC;
+  n = snprintf(p->name, sizeof p->name, "%s", reduce ? "r" : "E");
+  for (int g = 0; g < l->nglobal && n < 100; g++)
+    n += snprintf(p->name + n, sizeof p->name - n, "_%lld", (long long)l->global_size[g]);
+  for (int i = 0; i < p->nins && n < 100; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 != RANGE_GLOBAL && p->ins[p->ins[i].src[0]].op == OP_CONST)
+      n += snprintf(p->name + n, sizeof p->name - n, "%s%lld", reduce ? "_r" : "_u",
+                    (long long)p->ins[p->ins[i].src[0]].ival);
+  if (l->nglobal == 0 && !reduce) snprintf(p->name + n, sizeof p->name - n, "_1");
+}
+
+static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
+  pr->dev = it->root->dev;
+  if (it->is_copy || s->bufs[it->out].nbytes == 0) return 0;
+  cg_lowered l;
+  if (cg_lower(s, it, &l) != 0) return -1;
+  cg_optimize(&l);
+  cg_program *p = cg_linearize(&l);
+  name_kernel(p, &l);
+  if (cg_env_get()->debug >= 3) {
+    cg_sbuf b = {0};
+    cg_opt_describe(&l, &b);
+    uop_print(l.sink, &b);
+    p->ast_dump = b.s;
+  }
+  cg_lowered_free(&l);
+  p->source = cg_render_c(p);
+  p->key = cg_hash_bytes(p->source, strlen(p->source), 0);
+  pr->prog = p;
+  pr->handle = cg_kernel_cache_get(pr->dev, p->key);
+  pr->compile_needed = !pr->handle;
+  return 0;
+}
+
+typedef struct { prepared *list; int *todo; } compile_ctx;
+
+static void compile_one(void *vctx, int i) {
+  compile_ctx *c = vctx;
+  prepared *pr = &c->list[c->todo[i]];
+  pr->handle = cg_device_get(pr->dev)->compile(pr->prog, &pr->err, &pr->cached);
+}
+
+/* compile distinct new kernels in parallel; duplicates wait for the first */
+static int compile_all(prepared *list, int n) {
+  int *todo = cg_xmalloc((n ? n : 1) * sizeof(int)), ntodo = 0, rc = 0;
+  for (int i = 0; i < n; i++) {
+    if (!list[i].compile_needed) continue;
+    int dup = 0;
+    for (int j = 0; j < ntodo && !dup; j++)
+      dup = list[todo[j]].prog->key == list[i].prog->key && list[todo[j]].dev == list[i].dev;
+    if (!dup) todo[ntodo++] = i;
+  }
+  compile_ctx c = {list, todo};
+  cg_pool_run(compile_one, &c, ntodo);
+  for (int j = 0; j < ntodo; j++) {
+    prepared *pr = &list[todo[j]];
+    if (!pr->handle) {
+      if (!rc) cg_set_error("%s", pr->err ? pr->err : "kernel compile failed");
+      rc = -1;
+      continue;
+    }
+    cg_stats_add_compile(pr->cached);
+    cg_kernel_cache_put(pr->dev, pr->prog->key, pr->handle);
+  }
+  for (int i = 0; i < n; i++) {
+    free(list[i].err);
+    if (list[i].compile_needed && !rc) list[i].handle = cg_kernel_cache_get(list[i].dev, list[i].prog->key);
+  }
+  free(todo);
+  return rc;
+}
+
+/* allocate outputs, reusing intermediates whose last reader has run */
+static int allocate(cg_schedule *s) {
+  for (int i = 0; i < s->nitems; i++)
+    for (int k = 0; k < s->items[i].nins; k++) s->bufs[s->items[i].ins[k]].last_use = i;
+  for (int i = 0; i < s->nitems; i++)
+    if (s->items[i].is_copy) s->bufs[cg_schedule_slot(s, s->items[i].root->src[0])].last_use = i;
+  cg_buffer **pool = cg_xcalloc(s->nbufs ? s->nbufs : 1, sizeof *pool);
+  int npool = 0, rc = 0;
+  for (int i = 0; i < s->nitems && !rc; i++) {
+    cg_sched_buf *out = &s->bufs[s->items[i].out];
+    for (int j = 0; j < npool && !out->keep; j++)
+      if (pool[j]->nbytes == out->nbytes && pool[j]->dev == out->dev) {
+        out->buf = pool[j];
+        cg_buffer_ref(out->buf);
+        pool[j] = pool[--npool];
+        break;
+      }
+    if (!out->buf && !(out->buf = cg_buffer_new(out->dev, out->nbytes))) rc = -1;
+    for (int k = 0; k < s->nbufs && !rc; k++) {
+      cg_sched_buf *b = &s->bufs[k];
+      if (b->last_use == i && !b->keep && !b->existing && b->buf) pool[npool++] = b->buf;
+    }
+  }
+  free(pool); /* pooled buffers stay referenced by their slots */
+  return rc;
+}
+
+static void debug_line(const cg_program *p, int dev, double sec, int n) {
+  int dbg = cg_env_get()->debug;
+  if (dbg < 1) return;
+  fprintf(stderr, "*** %-6s %4d %-32s arg %2d  time %9.3f ms", cg_device_get(dev)->name, n, p->name,
+          p->nparams, sec * 1e3);
+  if (dbg >= 2)
+    fprintf(stderr, "  %8.2f GFLOPS  %8.2f GB/s", sec > 0 ? p->flops / sec * 1e-9 : 0,
+            sec > 0 ? p->bytes / sec * 1e-9 : 0);
+  fprintf(stderr, "\n");
+  if (dbg >= 3 && p->ast_dump) fprintf(stderr, "%s", p->ast_dump);
+  if (dbg >= 4) fprintf(stderr, "%s\n", p->source);
+}
+
+static int run_copy(cg_schedule *s, cg_sched_item *it) {
+  cg_buffer *src = s->bufs[cg_schedule_slot(s, it->root->src[0])].buf, *dst = s->bufs[it->out].buf;
+  if (!dst->nbytes) return 0;
+  void *tmp = cg_xmalloc(dst->nbytes);
+  int rc = cg_device_get(src->dev)->copyout(tmp, src->ptr, dst->nbytes);
+  if (!rc) rc = cg_device_get(dst->dev)->copyin(dst->ptr, tmp, dst->nbytes);
+  free(tmp);
+  return rc;
+}
+
+static int run_all(cg_schedule *s, prepared *list) {
+  static int launches; /* numbering for DEBUG lines */
+  for (int i = 0; i < s->nitems; i++) {
+    cg_sched_item *it = &s->items[i];
+    if (it->is_copy) {
+      if (run_copy(s, it)) return -1;
+      continue;
+    }
+    cg_program *p = list[i].prog;
+    if (!p) continue;
+    void *bufs[64];
+    int64_t vars[16];
+    bufs[0] = s->bufs[it->out].buf->ptr;
+    for (int k = 0; k < it->nins; k++) bufs[k + 1] = s->bufs[it->ins[k]].buf->ptr;
+    for (int k = 0; k < p->nvars; k++) vars[k] = ((cg_variable *)p->vars[k])->value;
+    double t0 = cg_now();
+    if (cg_device_get(list[i].dev)->launch(list[i].handle, p, bufs, vars) != 0) return -1;
+    double dt = cg_now() - t0;
+    cg_stats_add_run(p, dt);
+    debug_line(p, list[i].dev, dt, ++launches);
+  }
+  return 0;
+}
+
+static uop *buffer_node(cg_sched_buf *b) {
+  cg_buffer_ref(b->buf);
+  uop *n = tnode(OP_BUFFER, b->node->dtype, NULL, 0, (uop_arg){.ptr = b->buf}, b->node->shape);
+  return n;
+}
+
+static void commit(cg_schedule *s, cg_tensor **ts, int n) {
+  for (int k = 0; k < s->nbufs; k++) {
+    cg_sched_buf *b = &s->bufs[k];
+    /* a value that depends on a variable is a snapshot: only its own tensor keeps it */
+    if (b->existing || !b->keep || b->node->realized || b->node->has_var) continue;
+    b->node->realized = buffer_node(b);
+  }
+  for (int i = 0; i < n; i++) {
+    uop *u = ts[i]->u, *stored = u->op == OP_BUFFER ? u : u->realized;
+    if (!stored && u->has_var) stored = buffer_node(&s->bufs[cg_schedule_slot(s, u)]);
+    else if (stored) uop_ref(stored);
+    if (stored && stored != u) {
+      ts[i]->u = stored;
+      uop_unref(u);
+    } else if (stored) {
+      uop_unref(stored);
+    }
+  }
+}
+
+static void cleanup(cg_schedule *s, prepared *list) {
+  for (int k = 0; k < s->nbufs; k++)
+    if (!s->bufs[k].existing && s->bufs[k].buf) cg_buffer_unref(s->bufs[k].buf);
+  for (int i = 0; i < s->nitems; i++) cg_program_free(list[i].prog);
+  free(list);
+  cg_schedule_free(s);
+}
+
+int cg_realize_all(cg_tensor **ts, int n) {
+  uop *targets[256];
+  if (n < 0 || n > 256) {
+    cg_set_error("cg_realize_all: between 0 and 256 tensors");
+    return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) {
+      if (!cg_has_error()) cg_set_error("cg_realize: NULL tensor");
+      return -1;
+    }
+    targets[i] = ts[i]->u;
+  }
+  cg_schedule s;
+  if (cg_schedule_build(&s, targets, n) != 0) return -1;
+  prepared *list = cg_xcalloc(s.nitems ? s.nitems : 1, sizeof *list);
+  int rc = 0;
+  for (int i = 0; i < s.nitems && !rc; i++) rc = prepare_item(&s, &s.items[i], &list[i]);
+  if (!rc) rc = compile_all(list, s.nitems);
+  if (!rc) rc = allocate(&s);
+  if (!rc && s.nitems) cg_stats_add_schedule();
+  if (!rc) rc = run_all(&s, list);
+  if (!rc) commit(&s, ts, n);
+  cleanup(&s, list);
+  return rc;
+}
+
+int cg_count_kernels(cg_tensor **ts, int n) {
+  uop *targets[256];
+  if (n < 0 || n > 256) return -1;
+  for (int i = 0; i < n; i++) {
+    if (!ts[i]) return -1;
+    targets[i] = ts[i]->u;
+  }
+  cg_schedule s;
+  if (cg_schedule_build(&s, targets, n) != 0) return -1;
+  int count = 0;
+  for (int i = 0; i < s.nitems; i++) count += !s.items[i].is_copy && s.bufs[s.items[i].out].nbytes > 0;
+  cg_schedule_free(&s);
+  return count;
+}
+
+void cg_shutdown(void) {
+  cg_kernel_cache_clear();
+  cg_pool_shutdown();
+}

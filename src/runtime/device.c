@@ -1,0 +1,76 @@
+/* The device table (one of the few process-wide tables) and refcounted buffers. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "../base/base.h"
+#include "device.h"
+
+static cg_device *table[] = {&cg_device_cpu, &cg_device_interp};
+enum { NDEV = sizeof table / sizeof *table };
+
+int cg_device_count(void) { return NDEV; }
+const char *cg_device_name(int i) { return i >= 0 && i < NDEV ? table[i]->name : NULL; }
+cg_device *cg_device_get(int idx) { return table[idx >= 0 && idx < NDEV ? idx : 0]; }
+
+int cg_device_lookup(const char *name) {
+  if (!name) {
+    cg_set_error("device name is NULL");
+    return -1;
+  }
+  size_t n = strcspn(name, ":"); /* "CUDA:1" names device 1 of a backend */
+  for (int i = 0; i < NDEV; i++)
+    if (strlen(table[i]->name) == n && !strncasecmp(name, table[i]->name, n)) {
+      if (!table[i]->available()) {
+        cg_set_error("device %s is not available on this machine", table[i]->name);
+        return -1;
+      }
+      return i;
+    }
+  cg_set_error("unknown device '%s' (known: CPU, INTERP)", name);
+  return -1;
+}
+
+int cg_device_available(const char *name) {
+  int i = cg_device_lookup(name);
+  if (i < 0) cg_clear_error();
+  return i >= 0;
+}
+
+static _Thread_local int default_dev = -1;
+
+int cg_device_default_index(void) {
+  if (default_dev < 0) {
+    default_dev = cg_device_lookup(cg_env_get()->device);
+    if (default_dev < 0) default_dev = 0; /* fall back to the CPU; DEV= typo shows in `cgrad info` */
+  }
+  return default_dev;
+}
+
+const char *cg_default_device(void) { return table[cg_device_default_index()]->name; }
+
+int cg_set_default_device(const char *name) {
+  int i = cg_device_lookup(name);
+  if (i < 0) return -1;
+  default_dev = i;
+  return 0;
+}
+
+cg_buffer *cg_buffer_new(int dev, size_t nbytes) {
+  cg_device *d = cg_device_get(dev);
+  void *p = d->alloc(nbytes);
+  if (!p) {
+    cg_set_error("%s: out of memory allocating %zu bytes", d->name, nbytes);
+    return NULL;
+  }
+  cg_buffer *b = cg_xcalloc(1, sizeof *b);
+  *b = (cg_buffer){dev, p, nbytes, 1};
+  return b;
+}
+
+void cg_buffer_ref(cg_buffer *b) { b->refcnt++; }
+
+void cg_buffer_unref(cg_buffer *b) {
+  if (!b || --b->refcnt > 0) return;
+  cg_device_get(b->dev)->free(b->ptr);
+  free(b);
+}

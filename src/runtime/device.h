@@ -1,0 +1,39 @@
+/* The device table: every backend is a row of function pointers; buffers are refcounted. */
+#ifndef CG_DEVICE_H
+#define CG_DEVICE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "../codegen/program.h"
+
+typedef struct cg_device cg_device;
+typedef struct {
+  int dev;                 /* index in the device table */
+  void *ptr;
+  size_t nbytes;
+  int refcnt;
+} cg_buffer;
+
+struct cg_device {
+  const char *name;
+  int (*available)(void);                      /* 1 if this backend can run here */
+  void *(*alloc)(size_t nbytes);               /* NULL when out of memory */
+  void (*free)(void *p);
+  int (*copyin)(void *dst, const void *src, size_t n);   /* host -> device */
+  int (*copyout)(void *dst, const void *src, size_t n);  /* device -> host */
+  /* Turn a program into something launchable; NULL with *err (malloc'd) on failure.
+     Must be thread-safe: new kernels compile in parallel. `cached` is set when no compiler ran. */
+  void *(*compile)(cg_program *p, char **err, int *cached);
+  int (*launch)(void *handle, cg_program *p, void **bufs, const int64_t *vars);
+  void (*release)(void *handle);
+};
+
+int cg_device_lookup(const char *name);        /* index in the table, or -1 (sets error) */
+cg_device *cg_device_get(int idx);
+int cg_device_default_index(void);
+
+cg_buffer *cg_buffer_new(int dev, size_t nbytes); /* NULL (and error) when out of memory */
+void cg_buffer_ref(cg_buffer *b);
+void cg_buffer_unref(cg_buffer *b);
+
+extern cg_device cg_device_cpu, cg_device_interp;
+#endif

@@ -1,0 +1,100 @@
+/* The reference interpreter: executes a program instruction by instruction with the scalar
+   semantics of ir/alu.c. Slow and obviously correct; every index is bounds-checked, so a
+   lowering bug shows up as an error here instead of silent garbage. */
+#include <stdlib.h>
+#include <string.h>
+#include "../base/base.h"
+#include "../ir/alu.h"
+#include "../ir/uop.h"
+#include "device.h"
+#include "host_mem.h"
+
+static int interp_available(void) { return 1; }
+
+static void *interp_compile(cg_program *p, char **err, int *cached) {
+  (void)err;
+  *cached = 1;
+  /* the loop-exit table: for each RANGE, the index of its ENDRANGE */
+  int *exit_of = cg_xcalloc(p->nins, sizeof(int));
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_ENDRANGE) exit_of[p->ins[i].src[0]] = i;
+  return exit_of;
+}
+
+static int bad_index(cg_program *p, int k, int64_t idx) {
+  cg_set_error("INTERP: kernel %s reads/writes buffer %d out of bounds (index %lld of %lld)",
+               p->name, k, (long long)idx, (long long)p->params[k].numel);
+  return -1;
+}
+
+static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
+  const int *exit_of = handle;
+  cg_val *reg = cg_xcalloc(p->nins ? p->nins : 1, sizeof(cg_val));
+  int64_t *ends = cg_xcalloc(p->nins ? p->nins : 1, sizeof(int64_t));
+  int rc = 0;
+  for (int pc = 0; pc < p->nins && rc == 0;) {
+    const cg_inst *in = &p->ins[pc];
+    cg_val a = in->nsrc > 0 ? reg[in->src[0]] : (cg_val){0};
+    cg_val b = in->nsrc > 1 ? reg[in->src[1]] : (cg_val){0};
+    cg_val c = in->nsrc > 2 ? reg[in->src[2]] : (cg_val){0};
+    switch (in->op) {
+    case OP_PARAM: break;
+    case OP_CONST: reg[pc] = cg_dtype_is_float(in->dtype) ? (cg_val){.f = in->fval} : (cg_val){.i = in->ival}; break;
+    case OP_DEFINE_VAR: reg[pc].i = vars[in->ival2]; break;
+    case OP_RANGE:
+      reg[pc].i = 0;
+      ends[pc] = a.i;
+      if (reg[pc].i >= ends[pc]) { pc = exit_of[pc] + 1; continue; }
+      break;
+    case OP_ENDRANGE: {
+      int r = in->src[0];
+      if (++reg[r].i < ends[r]) { pc = r + 1; continue; }
+      break;
+    }
+    case OP_DEFINE_ACC: {
+      int op = (int)in->ival;
+      cg_val init = {0};
+      if (cg_dtype_is_float(in->dtype)) init.f = op == OP_ADD ? 0 : op == OP_MUL ? 1 : -__builtin_inf();
+      else if (op == OP_MUL) init.i = 1;
+      else if (op == OP_MAX && !cg_dtype_is_unsigned(in->dtype) && in->dtype != CG_BOOL)
+        init.i = cg_dtype_wrap_int(in->dtype, (int64_t)(1ULL << (cg_dtype_size(in->dtype) * 8 - 1)));
+      reg[pc] = init;
+      break;
+    }
+    case OP_ASSIGN:
+      reg[in->src[0]] = cg_alu_eval((int)in->ival, in->dtype, in->dtype, a, b, c);
+      break;
+    case OP_LOAD: {
+      int k = (int)p->ins[in->src[0]].ival;
+      if (in->nsrc == 3 && !c.i) { reg[pc] = (cg_val){0}; break; }
+      if (b.i < 0 || b.i >= p->params[k].numel) { rc = bad_index(p, k, b.i); break; }
+      reg[pc] = cg_val_load(in->dtype, (char *)bufs[k] + b.i * cg_dtype_size(in->dtype));
+      break;
+    }
+    case OP_STORE: {
+      int k = (int)p->ins[in->src[0]].ival;
+      if (b.i < 0 || b.i >= p->params[k].numel) { rc = bad_index(p, k, b.i); break; }
+      cg_val_store(in->dtype, (char *)bufs[k] + b.i * cg_dtype_size(in->dtype), c);
+      break;
+    }
+    default:
+      reg[pc] = cg_alu_eval(in->op, in->dtype, in->nsrc ? p->ins[in->src[0]].dtype : in->dtype, a, b, c);
+    }
+    pc++;
+  }
+  free(reg);
+  free(ends);
+  return rc;
+}
+
+cg_device cg_device_interp = {
+  .name = "INTERP",
+  .available = interp_available,
+  .alloc = cg_host_alloc,
+  .free = cg_host_free,
+  .copyin = cg_host_copy,
+  .copyout = cg_host_copy,
+  .compile = interp_compile,
+  .launch = interp_launch,
+  .release = free,
+};

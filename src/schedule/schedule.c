@@ -1,0 +1,166 @@
+/* Scheduling: which nodes become buffers (kernel roots), in what order kernels run, and which
+   intermediate buffers can share memory.
+
+   Fusion rules: a kernel computes one root and inlines everything below it down to buffers and
+   other roots. Roots are the realize targets, CONTIGUOUS and COPY nodes, reduces whose consumer
+   reads them through an EXPAND (inlining would recompute the reduce per broadcast element) and
+   reduces read by more than one kernel (computed once). Elementwise nodes are always inlined:
+   recomputing them is cheaper than a round trip through memory. */
+#include <stdlib.h>
+#include <string.h>
+#include "schedule.h"
+
+typedef struct {
+  cg_schedule *s;
+  uop **roots;
+  int nroots, cap;
+  cg_ptrmap is_root;     /* node -> 1 */
+  cg_ptrmap seen[2];     /* per traversal: node -> root index + 1, for both expand states */
+  cg_ptrmap reach;       /* reduce node -> first root index + 1, or -1 when shared */
+  int added;
+} planner;
+
+static int is_stored(uop *u) { return u->op == OP_BUFFER || u->realized; }
+
+static void add_root(planner *p, uop *u) {
+  if (cg_ptrmap_get(&p->is_root, u)) return;
+  cg_ptrmap_put(&p->is_root, u, (void *)1);
+  if (p->nroots == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 16;
+    p->roots = cg_xrealloc(p->roots, p->cap * sizeof(uop *));
+  }
+  p->roots[p->nroots++] = u;
+  p->added = 1;
+}
+
+static void visit(planner *p, uop *u, int under_expand, int root) {
+  if (is_stored(u)) return;
+  if (cg_ptrmap_get(&p->is_root, u) && u != p->roots[root]) return;
+  if (cg_ptrmap_get(&p->seen[under_expand], u) == (void *)(intptr_t)(root + 1)) return;
+  cg_ptrmap_put(&p->seen[under_expand], u, (void *)(intptr_t)(root + 1));
+  if (u->op == OP_CONTIGUOUS || u->op == OP_COPY) {
+    if (u != p->roots[root]) { add_root(p, u); return; }
+    if (u->op == OP_COPY) {
+      if (!is_stored(u->src[0])) add_root(p, u->src[0]);
+      return;
+    }
+  }
+  if (u->op == OP_REDUCE_AXIS && u != p->roots[root]) {
+    intptr_t first = (intptr_t)cg_ptrmap_get(&p->reach, u);
+    if (under_expand || (first && first != root + 1)) { add_root(p, u); return; }
+    cg_ptrmap_put(&p->reach, u, (void *)(intptr_t)(root + 1));
+  }
+  int expands = under_expand || u->op == OP_EXPAND;
+  for (int i = 0; i < u->nsrc; i++) visit(p, u->src[i], expands, root);
+}
+
+/* Grow the root set to a fixed point: a new root changes what the others inline. */
+static void find_roots(planner *p, uop **targets, int n) {
+  for (int i = 0; i < n; i++)
+    if (!is_stored(targets[i])) add_root(p, targets[i]);
+  while (p->added) {
+    p->added = 0;
+    for (int k = 0; k < 2; k++) cg_ptrmap_free(&p->seen[k]);
+    cg_ptrmap_free(&p->reach);
+    for (int r = 0; r < p->nroots; r++) visit(p, p->roots[r], 0, r);
+  }
+}
+
+int cg_schedule_slot(cg_schedule *s, uop *node) {
+  intptr_t v = (intptr_t)cg_ptrmap_get(&s->slot_of, node);
+  return v ? (int)v - 1 : -1;
+}
+
+static int add_slot(cg_schedule *s, uop *node, int existing) {
+  if (s->nbufs == s->cap_bufs) {
+    s->cap_bufs = s->cap_bufs ? s->cap_bufs * 2 : 16;
+    s->bufs = cg_xrealloc(s->bufs, s->cap_bufs * sizeof *s->bufs);
+  }
+  cg_sched_buf *b = &s->bufs[s->nbufs];
+  memset(b, 0, sizeof *b);
+  b->node = node;
+  b->existing = existing;
+  b->last_use = -1;
+  b->dev = node->dev;
+  b->nbytes = (size_t)cg_dtype_size(node->dtype);
+  for (int i = 0; i < node->shape.ndim; i++) b->nbytes *= (size_t)node->shape.d[i];
+  if (existing) b->buf = (node->op == OP_BUFFER ? node : node->realized)->ptr;
+  cg_ptrmap_put(&s->slot_of, node, (void *)(intptr_t)(s->nbufs + 1));
+  return s->nbufs++;
+}
+
+typedef struct {
+  planner *p;
+  cg_ptrmap done;        /* root -> 1 once its item is placed */
+  cg_ptrmap walked;      /* per-root traversal */
+} orderer;
+
+static void place(orderer *o, uop *root);
+
+/* Find the roots and stored nodes that root's kernel reads; place those roots first. */
+static void walk_inputs(orderer *o, uop *u, uop *root) {
+  if (cg_ptrmap_get(&o->walked, u)) return;
+  cg_ptrmap_put(&o->walked, u, (void *)1);
+  cg_schedule *s = o->p->s;
+  if (u != root && (is_stored(u) || cg_ptrmap_get(&o->p->is_root, u))) {
+    if (is_stored(u)) {
+      if (cg_schedule_slot(s, u) < 0) add_slot(s, u, 1);
+    } else {
+      cg_ptrmap saved = o->walked; /* placing another root walks its own graph */
+      o->walked = (cg_ptrmap){0};
+      place(o, u);
+      cg_ptrmap_free(&o->walked);
+      o->walked = saved;
+    }
+    return;
+  }
+  for (int i = 0; i < u->nsrc; i++) walk_inputs(o, u->src[i], root);
+}
+
+static void place(orderer *o, uop *root) {
+  if (cg_ptrmap_get(&o->done, root)) return;
+  cg_ptrmap_put(&o->done, root, (void *)1);
+  cg_schedule *s = o->p->s;
+  for (int i = 0; i < root->nsrc; i++) walk_inputs(o, root->src[i], root);
+  s->items = cg_xrealloc(s->items, (s->nitems + 1) * sizeof *s->items);
+  cg_sched_item *it = &s->items[s->nitems++];
+  memset(it, 0, sizeof *it);
+  it->root = root;
+  it->is_copy = root->op == OP_COPY;
+  it->out = add_slot(s, root, 0);
+}
+
+int cg_schedule_build(cg_schedule *s, uop **targets, int n) {
+  memset(s, 0, sizeof *s);
+  planner p = {.s = s};
+  find_roots(&p, targets, n);
+  orderer o = {.p = &p};
+  for (int i = 0; i < n; i++) {
+    if (is_stored(targets[i])) {
+      if (cg_schedule_slot(s, targets[i]) < 0) add_slot(s, targets[i], 1);
+      continue;
+    }
+    o.walked = (cg_ptrmap){0};
+    place(&o, targets[i]);
+    cg_ptrmap_free(&o.walked);
+  }
+  for (int i = 0; i < s->nbufs; i++) {
+    uop *u = s->bufs[i].node;
+    s->bufs[i].keep = u->op == OP_CONTIGUOUS;
+    for (int t = 0; t < n; t++) s->bufs[i].keep |= targets[t] == u;
+  }
+  for (int k = 0; k < 2; k++) cg_ptrmap_free(&p.seen[k]);
+  cg_ptrmap_free(&p.reach);
+  cg_ptrmap_free(&p.is_root);
+  cg_ptrmap_free(&o.done);
+  free(p.roots);
+  return 0;
+}
+
+void cg_schedule_free(cg_schedule *s) {
+  for (int i = 0; i < s->nitems; i++) free(s->items[i].ins);
+  free(s->items);
+  free(s->bufs);
+  cg_ptrmap_free(&s->slot_of);
+  memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,115 @@
+/* Creation: tensors from host data, constants, iota/arange, eye. */
+#include <math.h>
+#include <string.h>
+#include "../runtime/device.h"
+#include "tensor.h"
+
+static int valid_dtype(int dt, const char *who) {
+  if (cg_dtype_valid(dt)) return 1;
+  cg_set_error("%s: unknown dtype %d", who, dt);
+  return 0;
+}
+
+static int valid_shape(cg_shape s, const char *who) {
+  if (s.ndim < 0 || s.ndim > CG_MAX_DIMS) {
+    cg_set_error("%s: %d dimensions (at most %d)", who, s.ndim, CG_MAX_DIMS);
+    return 0;
+  }
+  for (int i = 0; i < s.ndim; i++)
+    if (s.d[i] < 0) {
+      cg_set_error("%s: negative dimension %lld", who, (long long)s.d[i]);
+      return 0;
+    }
+  return 1;
+}
+
+cg_tensor *cg_from_data(const void *data, cg_dtype dt, cg_shape shape, const char *device) {
+  if (!valid_dtype(dt, "cg_from_data") || !valid_shape(shape, "cg_from_data")) return NULL;
+  int dev = device ? cg_device_lookup(device) : cg_device_default_index();
+  if (dev < 0) return NULL;
+  size_t n = (size_t)shape_numel(shape) * cg_dtype_size(dt);
+  if (n && !data) {
+    cg_set_error("cg_from_data: data is NULL");
+    return NULL;
+  }
+  cg_buffer *b = cg_buffer_new(dev, n);
+  if (!b) return NULL;
+  if (n && cg_device_get(dev)->copyin(b->ptr, data, n) != 0) {
+    cg_buffer_unref(b);
+    return NULL;
+  }
+  /* the node takes over the buffer reference */
+  return tmake(OP_BUFFER, dt, NULL, 0, (uop_arg){.ptr = b}, shape);
+}
+
+cg_tensor *tconst(double v, cg_dtype dt, int dev) {
+  uop_arg a = {.ival2 = dev};
+  if (cg_dtype_is_float(dt)) a.fval = cg_dtype_round_float(dt, v);
+  else if (dt == CG_BOOL) a.ival = v != 0;
+  else if (cg_dtype_is_unsigned(dt) && v >= 9223372036854775808.0)
+    a.ival = (int64_t)(uint64_t)v;
+  else a.ival = cg_dtype_wrap_int(dt, (int64_t)v);
+  return tmake(OP_CONST, dt, NULL, 0, a, CG_SCALAR_SHAPE);
+}
+
+cg_tensor *tconst_like(cg_tensor *t, double v, cg_dtype dt) {
+  return t ? tconst(v, dt, t->u->dev) : NULL;
+}
+
+cg_tensor *cg_scalar(double value, cg_dtype dt) {
+  if (!valid_dtype(dt, "cg_scalar")) return NULL;
+  return tconst(value, dt, cg_device_default_index());
+}
+
+static cg_tensor *broadcast_to(cg_tensor *t, cg_shape shape) {
+  cg_shape ones = shape;
+  for (int i = 0; i < ones.ndim; i++) ones.d[i] = 1;
+  return cg_expand(cg_reshape(t, ones), shape);
+}
+
+cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dt) {
+  if (!valid_dtype(dt, "cg_full") || !valid_shape(shape, "cg_full")) return NULL;
+  return broadcast_to(cg_scalar(value, dt), shape);
+}
+
+cg_tensor *cg_zeros(cg_shape shape, cg_dtype dt) { return cg_full(shape, 0, dt); }
+cg_tensor *cg_ones(cg_shape shape, cg_dtype dt) { return cg_full(shape, 1, dt); }
+
+cg_tensor *cg_full_like(cg_tensor *t, double value) {
+  CG_CHECK(t);
+  return broadcast_to(tconst_like(t, value, t->u->dtype), t->u->shape);
+}
+
+/* iota(n): the index of each element, a leaf the lowering turns into the loop index. */
+static cg_tensor *iota(int64_t n, cg_dtype dt, int dev) {
+  return tmake(OP_IOTA, dt, NULL, 0, (uop_arg){.ival = n, .ival2 = dev}, CG_SHAPE(n));
+}
+
+cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt) {
+  if (!valid_dtype(dt, "cg_arange")) return NULL;
+  if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+    cg_set_error("cg_arange: step must be nonzero and bounds finite");
+    return NULL;
+  }
+  double len = ceil((stop - start) / step);
+  int64_t n = len > 0 ? (int64_t)len : 0;
+  int dev = cg_device_default_index();
+  cg_dtype idt = n > INT32_MAX ? CG_I64 : CG_I32;
+  cg_tensor *i = iota(n, idt, dev);
+  if (cg_dtype_is_float(dt)) {
+    cg_tensor *f = cg_cast(i, dt);
+    return cg_add(cg_mul(f, tconst(step, dt, dev)), tconst(start, dt, dev));
+  }
+  cg_tensor *r = cg_add(cg_mul(i, tconst(step, idt, dev)), tconst(start, idt, dev));
+  return cg_cast(r, dt);
+}
+
+cg_tensor *cg_eye(int64_t n, cg_dtype dt) {
+  if (!valid_dtype(dt, "cg_eye")) return NULL;
+  if (n < 0) {
+    cg_set_error("cg_eye: negative size %lld", (long long)n);
+    return NULL;
+  }
+  cg_tensor *i = iota(n, n > INT32_MAX ? CG_I64 : CG_I32, cg_device_default_index());
+  return cg_cast(cg_eq(cg_reshape(i, CG_SHAPE(n, 1)), cg_reshape(i, CG_SHAPE(1, n))), dt);
+}

@@ -1,0 +1,183 @@
+/* Reductions: REDUCE_AXIS (ADD, MUL, MAX) and what is composed from it. */
+#include <math.h>
+#include "tensor.h"
+
+/* Accumulate small ints in 32 bits and halfs in float32, as tinygrad and PyTorch do. */
+static cg_dtype acc_dtype(cg_dtype dt, int op) {
+  if (op == OP_MAX) return dt;
+  if (dt == CG_BOOL || dt == CG_I8 || dt == CG_I16) return CG_I32;
+  if (dt == CG_U8 || dt == CG_U16) return CG_U32;
+  if (dt == CG_F16 || dt == CG_BF16) return CG_F32;
+  return dt;
+}
+
+static int axes_flags(cg_axes axes, int nd, int64_t *flags) {
+  for (int i = 0; i < nd; i++) flags[i] = axes.n < 0;
+  for (int i = 0; i < axes.n; i++) {
+    int ax = norm_axis(axes.v[i], nd);
+    if (ax < 0) return -1;
+    flags[ax] = 1;
+  }
+  return 0;
+}
+
+cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
+  CG_CHECK(a);
+  int nd = a->u->shape.ndim;
+  int64_t flags[CG_MAX_DIMS];
+  if (axes_flags(axes, nd, flags)) return NULL;
+  cg_shape kept = a->u->shape, dropped = {0, {0}};
+  int any = 0;
+  for (int i = 0; i < nd; i++) {
+    if (flags[i]) { any |= kept.d[i] != 1; kept.d[i] = 1; }
+    else dropped.d[dropped.ndim++] = kept.d[i];
+  }
+  cg_tensor *r;
+  if (!any || nd == 0) {
+    r = tensor_wrap(uop_ref(a->u));
+  } else {
+    uop_arg arg = {.ival = op, .nv = nd, .v = flags};
+    r = tmake(OP_REDUCE_AXIS, a->u->dtype, &a->u, 1, arg, kept);
+  }
+  return keepdim ? r : cg_reshape(r, dropped);
+}
+
+static cg_tensor *reduce_acc(int op, cg_tensor *a, cg_axes axes, int keepdim) {
+  CG_CHECK(a);
+  cg_dtype dt = a->u->dtype, acc = acc_dtype(dt, op);
+  cg_tensor *r = treduce(op, cg_cast(a, acc), axes, keepdim);
+  return (dt == CG_F16 || dt == CG_BF16) ? cg_cast(r, dt) : r;
+}
+
+cg_tensor *cg_sum(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_ADD, a, axes, keepdim); }
+cg_tensor *cg_prod(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_MUL, a, axes, keepdim); }
+cg_tensor *cg_max(cg_tensor *a, cg_axes axes, int keepdim) { return treduce(OP_MAX, a, axes, keepdim); }
+
+cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim) {
+  CG_CHECK(a);
+  cg_dtype dt = a->u->dtype;
+  if (dt == CG_BOOL) return cg_not(cg_max(cg_not(a), axes, keepdim));
+  if (cg_dtype_is_unsigned(dt)) { /* ~max(~x): negation would wrap */
+    cg_tensor *ones = tconst_like(a, -1, dt);
+    return cg_xor(cg_max(cg_xor(a, ones), axes, keepdim), ones);
+  }
+  return cg_neg(cg_max(cg_neg(a), axes, keepdim));
+}
+
+static int64_t reduced_count(cg_tensor *a, cg_axes axes) {
+  int nd = a->u->shape.ndim;
+  int64_t flags[CG_MAX_DIMS], n = 1;
+  if (axes_flags(axes, nd, flags)) return -1;
+  for (int i = 0; i < nd; i++)
+    if (flags[i]) n *= a->u->shape.d[i];
+  return n;
+}
+
+cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim) {
+  CG_CHECK(a);
+  int64_t n = reduced_count(a, axes);
+  if (n < 0) return NULL;
+  cg_dtype out = cg_dtype_is_float(a->u->dtype) ? a->u->dtype : CG_F32;
+  cg_tensor *s = cg_cast(cg_sum(a, axes, keepdim), out);
+  return cg_mul(s, tconst_like(a, n ? 1.0 / (double)n : NAN, out));
+}
+
+cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction) {
+  CG_CHECK(a);
+  int64_t n = reduced_count(a, axes);
+  if (n < 0) return NULL;
+  cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
+  cg_tensor *d = cg_sub(x, cg_mean(x, axes, 1));
+  double denom = (double)n - correction;
+  cg_tensor *s = cg_sum(cg_mul(d, d), axes, keepdim);
+  CG_CHECK(s);
+  return cg_mul(s, tconst_like(s, denom > 0 ? 1.0 / denom : INFINITY, s->u->dtype));
+}
+
+/* index of the first maximum: (x == max) * (n - i), then n - max of that */
+cg_tensor *cg_argmax(cg_tensor *a, int axis, int keepdim) {
+  CG_CHECK(a);
+  int nd = a->u->shape.ndim;
+  if (nd == 0) return cg_cast(cg_mul_s(cg_cast(a, CG_I32), 0), CG_I32);
+  int ax = norm_axis(axis, nd);
+  if (ax < 0) return NULL;
+  int64_t n = a->u->shape.d[ax];
+  cg_shape col = {nd, {0}};
+  for (int i = 0; i < nd; i++) col.d[i] = i == ax ? n : 1;
+  cg_tensor *rev = cg_reshape(cg_arange((double)n, 0, -1, CG_I32), col);
+  if (rev) rev = cg_to(rev, cg_get_device(a));
+  cg_tensor *hit = cg_eq(a, cg_max(a, CG_AXES(ax), 1));
+  cg_tensor *best = cg_max(cg_mul(cg_cast(hit, CG_I32), rev), CG_AXES(ax), keepdim);
+  return cg_sub(tconst_like(a, (double)n, CG_I32), best);
+}
+
+cg_tensor *cg_softmax(cg_tensor *a, int axis) {
+  CG_CHECK(a);
+  cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
+  cg_tensor *e = cg_exp(cg_sub(x, cg_max(x, CG_AXES(axis), 1)));
+  return cg_div(e, cg_sum(e, CG_AXES(axis), 1));
+}
+
+cg_tensor *cg_log_softmax(cg_tensor *a, int axis) {
+  CG_CHECK(a);
+  cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
+  cg_tensor *m = cg_sub(x, cg_max(x, CG_AXES(axis), 1));
+  return cg_sub(m, cg_log(cg_sum(cg_exp(m), CG_AXES(axis), 1)));
+}
+
+cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps) {
+  CG_CHECK(a);
+  int nd = a->u->shape.ndim, ax = norm_axis(axis, nd);
+  if (ax < 0) return NULL;
+  cg_axes axes = {nd - ax, {0}};
+  for (int i = ax; i < nd; i++) axes.v[i - ax] = i;
+  cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
+  cg_tensor *d = cg_sub(x, cg_mean(x, axes, 1));
+  cg_tensor *v = cg_mean(cg_mul(d, d), axes, 1);
+  return cg_mul(d, cg_rsqrt(cg_add_s(v, eps)));
+}
+
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
+  CG_CHECK(a, b);
+  int na = a->u->shape.ndim, nb = b->u->shape.ndim;
+  if (na == 0 || nb == 0) {
+    cg_set_error("matmul: both operands need at least 1 dimension");
+    return NULL;
+  }
+  cg_tensor *x = na == 1 ? cg_reshape(a, CG_SHAPE(1, a->u->shape.d[0])) : a;
+  cg_tensor *w = nb == 1 ? cg_reshape(b, CG_SHAPE(b->u->shape.d[0], 1)) : b;
+  CG_CHECK(x, w);
+  cg_shape sx = x->u->shape, sw = w->u->shape;
+  int64_t k = sx.d[sx.ndim - 1];
+  if (sw.d[sw.ndim - 2] != k) {
+    char p[128], q[128];
+    shape_str(a->u->shape, p, sizeof p);
+    shape_str(b->u->shape, q, sizeof q);
+    cg_set_error("matmul: shapes %s and %s do not align (%lld != %lld)", p, q, (long long)k,
+                 (long long)sw.d[sw.ndim - 2]);
+    return NULL;
+  }
+  if (sx.ndim + 1 > CG_MAX_DIMS || sw.ndim + 1 > CG_MAX_DIMS) {
+    cg_set_error("matmul: too many dimensions");
+    return NULL;
+  }
+  /* x: (..., n, 1, k)  w^T: (..., 1, m, k)  -> multiply, sum over k */
+  cg_shape xs = sx;
+  xs.d[xs.ndim] = k;
+  xs.d[xs.ndim - 1] = 1;
+  xs.ndim++;
+  cg_tensor *wt = cg_transpose(w, -1, -2);
+  CG_CHECK(wt);
+  cg_shape ws = wt->u->shape;
+  ws.d[ws.ndim] = ws.d[ws.ndim - 1];
+  ws.d[ws.ndim - 1] = ws.d[ws.ndim - 2];
+  ws.d[ws.ndim - 2] = 1;
+  ws.ndim++;
+  cg_tensor *r = cg_sum(cg_mul(cg_reshape(x, xs), cg_reshape(wt, ws)), CG_AXES(-1), 0);
+  CG_CHECK(r);
+  cg_shape out = r->u->shape;
+  if (na == 1) { out.d[out.ndim - 2] = out.d[out.ndim - 1]; out.ndim--; }
+  if (nb == 1) out.ndim--;
+  if (a->u->dtype == CG_BOOL && b->u->dtype == CG_BOOL) r = cg_cast(r, CG_BOOL);
+  return cg_reshape(r, out);
+}

@@ -1,0 +1,76 @@
+/* Random numbers: Threefry-2x32 (20 rounds) over element counters, written with cgrad's own
+   integer ops, so every backend produces the same stream for the same seed. */
+#include <math.h>
+#include "../runtime/device.h"
+#include "tensor.h"
+
+/* The stream position: seed plus how many random tensors were made since. This and the device
+   table are the front end's only process-wide state (as tinygrad's Tensor._seed). */
+static uint64_t rng_seed, rng_calls;
+
+void cg_manual_seed(uint64_t seed) {
+  rng_seed = seed;
+  rng_calls = 0;
+}
+
+uint64_t rng_next_key(void) { return rng_seed * 0x9e3779b97f4a7c15ULL + rng_calls++; }
+
+static cg_tensor *u32(cg_tensor *like, uint32_t v) { return tconst_like(like, v, CG_U32); }
+
+static cg_tensor *rotl(cg_tensor *x, int r) {
+  return cg_or(cg_shl(x, u32(x, (uint32_t)r)), cg_shr(x, u32(x, (uint32_t)(32 - r))));
+}
+
+/* threefry2x32(key, (x0, x1)) -> both output words */
+static void threefry(cg_tensor **x0, cg_tensor **x1, uint32_t k0, uint32_t k1) {
+  static const int rot[8] = {13, 15, 26, 6, 17, 29, 16, 24};
+  uint32_t ks[3] = {k0, k1, 0x1BD11BDAu ^ k0 ^ k1};
+  *x0 = cg_add(*x0, u32(*x0, ks[0]));
+  *x1 = cg_add(*x1, u32(*x1, ks[1]));
+  for (int group = 0; group < 5; group++) {
+    for (int r = 0; r < 4; r++) {
+      *x0 = cg_add(*x0, *x1);
+      *x1 = cg_xor(rotl(*x1, rot[(group % 2) * 4 + r]), *x0);
+    }
+    *x0 = cg_add(*x0, u32(*x0, ks[(group + 1) % 3]));
+    *x1 = cg_add(*x1, u32(*x1, ks[(group + 2) % 3] + (uint32_t)group + 1));
+  }
+}
+
+/* Two independent uniform [0,1) float32 streams of `n` elements. */
+static void uniform_pair(int64_t n, cg_tensor **u0, cg_tensor **u1) {
+  uint64_t key = rng_next_key();
+  cg_tensor *ctr = cg_cast(cg_arange(0, (double)n, 1, n > INT32_MAX ? CG_I64 : CG_I32), CG_U32);
+  cg_tensor *x0 = ctr, *x1 = ctr ? u32(ctr, (uint32_t)((uint64_t)n >> 32)) : NULL;
+  if (!x0 || !x1) { *u0 = *u1 = NULL; return; }
+  threefry(&x0, &x1, (uint32_t)key, (uint32_t)(key >> 32));
+  /* top 24 bits -> exactly representable float32 in [0, 1) */
+  cg_tensor *scale = tconst_like(ctr, 1.0 / 16777216.0, CG_F32);
+  *u0 = cg_mul(cg_cast(cg_shr(x0, u32(x0, 8)), CG_F32), scale);
+  *u1 = cg_mul(cg_cast(cg_shr(x1, u32(x1, 8)), CG_F32), scale);
+}
+
+static int check_float(cg_dtype dt, const char *who) {
+  if (cg_dtype_is_float(dt)) return 1;
+  cg_set_error("%s: dtype must be a float type, got %s", who, cg_dtype_name(dt));
+  return 0;
+}
+
+cg_tensor *cg_rand(cg_shape shape, cg_dtype dt) {
+  if (!check_float(dt, "cg_rand")) return NULL;
+  cg_tensor *u0, *u1;
+  int64_t n = shape_numel(shape);
+  uniform_pair(n, &u0, &u1);
+  return cg_cast(cg_reshape(u0, shape), dt);
+}
+
+/* Box-Muller on the two streams */
+cg_tensor *cg_randn(cg_shape shape, cg_dtype dt) {
+  if (!check_float(dt, "cg_randn")) return NULL;
+  cg_tensor *u0, *u1;
+  uniform_pair(shape_numel(shape), &u0, &u1);
+  CG_CHECK(u0, u1);
+  cg_tensor *r = cg_sqrt(cg_mul_s(cg_log(cg_sub(cg_full_like(u0, 1), u0)), -2));
+  cg_tensor *z = cg_mul(r, cg_cos(cg_mul_s(u1, 2 * M_PI)));
+  return cg_cast(cg_reshape(z, shape), dt);
+}

@@ -1,0 +1,192 @@
+/* Tensor handles, scopes, node construction and the accessors of cgrad.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../engine/engine.h"
+#include "../ir/alu.h"
+#include "../runtime/device.h"
+#include "tensor.h"
+
+/* Scope stack: each level lists the tensors it owns. Per thread, like the error message. */
+typedef struct { cg_tensor **items; int n, cap; } scope_list;
+static _Thread_local scope_list *scopes;
+static _Thread_local int nscopes, scopes_cap;
+
+void cg_scope_push(void) {
+  if (nscopes == scopes_cap) {
+    scopes_cap = scopes_cap ? scopes_cap * 2 : 8;
+    scopes = cg_xrealloc(scopes, scopes_cap * sizeof *scopes);
+  }
+  scopes[nscopes++] = (scope_list){0};
+}
+
+static void tensor_destroy(cg_tensor *t) {
+  uop_unref(t->u);
+  free(t);
+}
+
+void cg_scope_pop(void) {
+  if (!nscopes) return;
+  scope_list *s = &scopes[--nscopes];
+  for (int i = 0; i < s->n; i++)
+    if (s->items[i]->scope == nscopes + 1) tensor_destroy(s->items[i]);
+  free(s->items);
+  if (!nscopes) { free(scopes); scopes = NULL; scopes_cap = 0; }
+}
+
+static void scope_add(cg_tensor *t, int depth) {
+  t->scope = depth;
+  if (!depth) return;
+  scope_list *s = &scopes[depth - 1];
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 16;
+    s->items = cg_xrealloc(s->items, s->cap * sizeof *s->items);
+  }
+  s->items[s->n++] = t;
+}
+
+cg_tensor *cg_keep(cg_tensor *t) {
+  if (t && t->scope > 0) scope_add(t, t->scope - 1); /* the old list skips it at pop */
+  return t;
+}
+
+void cg_free(cg_tensor *t) {
+  if (t && t->scope == 0) tensor_destroy(t);
+}
+
+/* BUFFER and DEFINE_VAR nodes own what their ptr names */
+static void release_ptr(uop *u) {
+  if (u->op == OP_BUFFER) cg_buffer_unref(u->ptr);
+  else cg_variable_free(u->ptr);
+}
+
+cg_tensor *tensor_wrap(uop *u) {
+  uop_release_ptr = release_ptr;
+  if (!u) return NULL;
+  cg_tensor *t = cg_xcalloc(1, sizeof *t);
+  t->u = u;
+  scope_add(t, nscopes);
+  return t;
+}
+
+static int node_device(uop *const *src, int n, int op, const uop_arg *arg) {
+  if (op == OP_CONST || op == OP_IOTA || op == OP_DEFINE_VAR || op == OP_COPY) return (int)arg->ival2;
+  if (op == OP_BUFFER) return ((cg_buffer *)arg->ptr)->dev;
+  int dev = -1;
+  for (int i = 0; i < n; i++) {
+    if (dev >= 0 && src[i]->dev != dev) return -3;
+    dev = src[i]->dev;
+  }
+  return dev;
+}
+
+uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape) {
+  int dev = node_device(src, n, op, &arg);
+  if (dev == -3) {
+    cg_set_error("%s: operands are on different devices (%s and %s)", cg_op_name(op),
+                 cg_device_get(src[0]->dev)->name, cg_device_get(src[1]->dev)->name);
+    return NULL;
+  }
+  uop *u = uop_new(uop_global(), op, dtype, src, n, arg, &shape);
+  if (dev >= 0) u->dev = dev;
+  return u;
+}
+
+cg_tensor *tmake(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape) {
+  return tensor_wrap(tnode(op, dtype, src, n, arg, shape));
+}
+
+int64_t shape_numel(cg_shape s) {
+  int64_t n = 1;
+  for (int i = 0; i < s.ndim; i++) n *= s.d[i];
+  return n;
+}
+
+int shape_eq(cg_shape a, cg_shape b) {
+  if (a.ndim != b.ndim) return 0;
+  for (int i = 0; i < a.ndim; i++)
+    if (a.d[i] != b.d[i]) return 0;
+  return 1;
+}
+
+void shape_str(cg_shape s, char *buf, size_t n) {
+  size_t len = (size_t)snprintf(buf, n, "(");
+  for (int i = 0; i < s.ndim && len < n; i++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)s.d[i]);
+  if (len < n) snprintf(buf + len, n - len, s.ndim == 1 ? ",)" : ")");
+}
+
+int norm_axis(int axis, int ndim) {
+  int a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= (ndim ? ndim : 1)) {
+    cg_set_error("axis %d is out of range for a tensor with %d dimensions", axis, ndim);
+    return -1;
+  }
+  return a;
+}
+
+int cg_ndim(const cg_tensor *t) { return t ? t->u->shape.ndim : -1; }
+cg_shape cg_get_shape(const cg_tensor *t) { return t ? t->u->shape : CG_SCALAR_SHAPE; }
+int64_t cg_numel(const cg_tensor *t) { return t ? shape_numel(t->u->shape) : 0; }
+cg_dtype cg_get_dtype(const cg_tensor *t) { return t ? (cg_dtype)t->u->dtype : CG_F32; }
+const char *cg_get_device(const cg_tensor *t) { return t ? cg_device_get(t->u->dev)->name : NULL; }
+
+int cg_realize(cg_tensor *t) { return cg_realize_all(&t, 1); }
+
+int cg_to_data(cg_tensor *t, void *out, size_t nbytes) {
+  if (!t) return -1;
+  size_t need = (size_t)cg_numel(t) * cg_dtype_size(cg_get_dtype(t));
+  if (nbytes < need) {
+    cg_set_error("cg_to_data: output holds %zu bytes, tensor needs %zu", nbytes, need);
+    return -1;
+  }
+  if (cg_realize(t) != 0) return -1;
+  if (!need) return 0;
+  cg_buffer *b = t->u->ptr;
+  return cg_device_get(b->dev)->copyout(out, b->ptr, need);
+}
+
+double cg_item(cg_tensor *t) {
+  if (!t) return NAN;
+  if (cg_numel(t) != 1) {
+    cg_set_error("cg_item: tensor has %lld elements, needs exactly 1", (long long)cg_numel(t));
+    return NAN;
+  }
+  unsigned char buf[8];
+  if (cg_to_data(t, buf, sizeof buf) != 0) return NAN;
+  cg_val v = cg_val_load(t->u->dtype, buf);
+  if (cg_dtype_is_float(t->u->dtype)) return v.f;
+  return cg_dtype_is_unsigned(t->u->dtype) ? (double)(uint64_t)v.i : (double)v.i;
+}
+
+static void print_rec(const unsigned char *data, cg_shape s, int dim, int64_t *off, int dt) {
+  if (dim == s.ndim) {
+    cg_val v = cg_val_load(dt, data + *off * cg_dtype_size(dt));
+    (*off)++;
+    if (cg_dtype_is_float(dt)) printf("%.6g", v.f);
+    else if (cg_dtype_is_unsigned(dt)) printf("%llu", (unsigned long long)v.i);
+    else printf("%lld", (long long)v.i);
+    return;
+  }
+  printf("[");
+  for (int64_t i = 0; i < s.d[dim]; i++) {
+    if (i) printf(", ");
+    print_rec(data, s, dim + 1, off, dt);
+  }
+  printf("]");
+}
+
+void cg_print(cg_tensor *t) {
+  if (!t) { printf("<error: %s>\n", cg_last_error()); return; }
+  size_t n = (size_t)cg_numel(t) * cg_dtype_size(cg_get_dtype(t));
+  unsigned char *buf = cg_xmalloc(n);
+  if (cg_to_data(t, buf, n) == 0) {
+    int64_t off = 0;
+    print_rec(buf, t->u->shape, 0, &off, t->u->dtype);
+    printf(" %s\n", cg_dtype_name(cg_get_dtype(t)));
+  } else {
+    printf("<error: %s>\n", cg_last_error());
+  }
+  free(buf);
+}

@@ -1,0 +1,40 @@
+/* Front-end internals: a tensor is a handle on a tensor-graph UOp. */
+#ifndef CG_TENSOR_H
+#define CG_TENSOR_H
+#include "../ir/uop.h"
+#include "cgrad.h"
+
+struct cg_tensor {
+  uop *u;              /* the lazy value (a BUFFER node once realized) */
+  int scope;           /* depth of the owning scope; 0 = owned by the caller */
+};
+
+struct cg_variable {
+  char name[48];
+  int64_t min, max, value;
+  int refcnt;          /* the handle plus DEFINE_VAR nodes using it */
+};
+
+/* Wrap a new node reference into a tensor registered in the current scope (NULL passes). */
+cg_tensor *tensor_wrap(uop *u);
+/* Build a tensor-graph node from tensors' nodes; the device comes from the sources. */
+uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);
+cg_tensor *tmake(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);
+cg_tensor *tconst(double v, cg_dtype dt, int dev);          /* 0-d constant on a device */
+cg_tensor *tconst_like(cg_tensor *t, double v, cg_dtype dt); /* same device as t, 0-d */
+cg_tensor *tunary(int op, cg_tensor *a);                     /* same dtype */
+cg_tensor *tbinary(int op, cg_tensor *a, cg_tensor *b);      /* broadcast + promote */
+int tbroadcast(cg_tensor **a, cg_tensor **b);                /* in place, -1 on error */
+int64_t shape_numel(cg_shape s);
+int shape_eq(cg_shape a, cg_shape b);
+int norm_axis(int axis, int ndim);                           /* -1 and error if out of range */
+void shape_str(cg_shape s, char *buf, size_t n);
+cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim);
+uint64_t rng_next_key(void);
+#define CG_CHECK(...)                                                                            \
+  do {                                                                                           \
+    cg_tensor *chk_[] = {__VA_ARGS__};                                                           \
+    for (size_t i_ = 0; i_ < sizeof chk_ / sizeof *chk_; i_++)                                   \
+      if (!chk_[i_]) return NULL;                                                                \
+  } while (0)
+#endif

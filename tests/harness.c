@@ -1,0 +1,55 @@
+#include "harness.h"
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int th_failures;
+static const char *current;
+
+void th_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "FAIL %s (%s:%d): ", current, file, line);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  th_failures++;
+}
+
+float *th_floats(cg_tensor *t) {
+  int64_t n = cg_numel(t);
+  float *out = calloc(n ? n : 1, sizeof(float));
+  if (cg_to_data(cg_cast(t, CG_F32), out, n * sizeof(float)) != 0)
+    th_fail(__FILE__, __LINE__, "to_data failed: %s", cg_last_error());
+  return out;
+}
+
+double th_max_diff(cg_tensor *t, const float *expect, int n) {
+  if (!t || cg_numel(t) != n) return INFINITY;
+  float *got = th_floats(t);
+  double m = 0;
+  for (int i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - expect[i]);
+    if (d > m || isnan(d)) m = isnan(d) ? INFINITY : d;
+  }
+  free(got);
+  return m;
+}
+
+int th_run(const th_test *tests, int argc, char **argv) {
+  int ran = 0;
+  for (const th_test *t = tests; t->name; t++) {
+    if (argc > 1 && !strstr(t->name, argv[1])) continue;
+    current = t->name;
+    int before = th_failures;
+    cg_clear_error();
+    cg_scope_push();
+    t->fn();
+    cg_scope_pop();
+    printf("%s %s [%s]\n", th_failures == before ? "ok  " : "FAIL", t->name, cg_default_device());
+    ran++;
+  }
+  cg_shutdown();
+  printf("%d tests, %d failed checks\n", ran, th_failures);
+  return th_failures ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+/* A tiny test harness: TEST(name) functions registered in a table, CHECK macros that report the
+   failing expression and keep going. Each test binary runs once per device (DEV=CPU, DEV=INTERP). */
+#ifndef CG_TEST_HARNESS_H
+#define CG_TEST_HARNESS_H
+#include <math.h>
+#include <stdio.h>
+#include "cgrad.h"
+
+extern int th_failures;
+void th_fail(const char *file, int line, const char *fmt, ...);
+
+#define CHECK(cond)                                                                              \
+  do {                                                                                           \
+    if (!(cond)) th_fail(__FILE__, __LINE__, "CHECK(%s) failed (last error: %s)", #cond,         \
+                         cg_last_error());                                                       \
+  } while (0)
+#define CHECK_EQ_INT(a, b)                                                                       \
+  do {                                                                                           \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                          \
+    if (a_ != b_) th_fail(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a, a_, #b, b_);\
+  } while (0)
+#define CHECK_CLOSE(a, b, tol)                                                                   \
+  do {                                                                                           \
+    double a_ = (a), b_ = (b);                                                                   \
+    if (!(fabs(a_ - b_) <= (tol) * (1 + fabs(b_))))                                              \
+      th_fail(__FILE__, __LINE__, "%s == %.9g, expected %.9g (tol %g)", #a, a_, b_, (double)(tol));\
+  } while (0)
+
+typedef struct { const char *name; void (*fn)(void); } th_test;
+/* Run every test in `tests` (NULL-terminated) inside its own scope; returns the exit code. */
+int th_run(const th_test *tests, int argc, char **argv);
+/* Copy a float32 tensor's data out (realizing it); returns a static-free malloc'd array. */
+float *th_floats(cg_tensor *t);
+/* Max |a-b| between a float32 tensor and expected values. */
+double th_max_diff(cg_tensor *t, const float *expect, int n);
+#endif
