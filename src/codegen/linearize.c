@@ -76,16 +76,28 @@ static block *open_loop(linearizer *L, block *parent, uop *range) {
 
 static void close_loop(block *b) { b->parent->open_child = NULL; }
 
+/* lanes of a reduce: the size of its UPCAST range (the last source), else 1 */
+static int64_t reduce_lanes(const uop *u) {
+  const uop *last = u->src[u->nsrc - 1];
+  return u->nsrc > 1 && last->ival2 == RANGE_UPCAST ? last->vmax + 1 : 1;
+}
+
+static uop *acc_of(uop_ctx *c, uop *u) {
+  uop_arg a = {.ival = u->ival, .ival2 = reduce_lanes(u)};
+  return uop_new(c, OP_DEFINE_ACC, u->dtype, &u, 1, a, NULL);
+}
+
 static void emit_reduce(linearizer *L, uop *u, block *t) {
-  uop *acc = uop_new(L->c, OP_DEFINE_ACC, u->dtype, &u, 1, (uop_arg){.ival = u->ival}, NULL);
+  uop *acc = acc_of(L->c, u);
   block_insert(t, (item){acc, NULL});
-  block *inner = t, *loops[CG_MAX_DIMS];
+  block *inner = t, *loops[CG_MAX_DIMS + 1];
   for (int i = 1; i < u->nsrc; i++) inner = loops[i - 1] = open_loop(L, inner, u->src[i]);
   emit(L, u->src[0], inner);
-  uop *as[2] = {acc, u->src[0]};
-  block_insert(inner, (item){uop_new(L->c, OP_ASSIGN, u->dtype, as, 2, (uop_arg){.ival = u->ival}, NULL), NULL});
+  uop *as[3] = {acc, u->src[0], u->src[u->nsrc - 1]};
+  int nas = reduce_lanes(u) > 1 ? 3 : 2; /* the lane index selects the accumulator */
+  block_insert(inner, (item){uop_new(L->c, OP_ASSIGN, u->dtype, as, nas, (uop_arg){.ival = u->ival}, NULL), NULL});
   for (int i = u->nsrc - 2; i >= 0; i--) close_loop(loops[i]);
-  block_insert(t, (item){u, NULL}); /* the reduce's value: the accumulator after its loops */
+  block_insert(t, (item){u, NULL}); /* the reduce's value: its accumulator(s) after the loops */
 }
 
 static void emit(linearizer *L, uop *u, block *cur) {
@@ -120,9 +132,17 @@ static int idx_of(flattener *F, uop *u) { return (int)(intptr_t)cg_ptrmap_get(&F
 
 static void flatten_node(flattener *F, uop *u) {
   cg_inst in = {.op = u->op, .dtype = u->dtype, .ival = u->ival, .ival2 = u->ival2, .fval = u->fval};
-  if (u->op == OP_REDUCE) { /* alias of its accumulator */
-    uop *acc = uop_new(u->ctx, OP_DEFINE_ACC, u->dtype, &u, 1, (uop_arg){.ival = u->ival}, NULL);
-    cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(idx_of(F, acc) + 1));
+  if (u->op == OP_REDUCE) {
+    int acc = idx_of(F, acc_of(u->ctx, u));
+    if (reduce_lanes(u) == 1) { /* the value is the accumulator itself */
+      cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(acc + 1));
+      return;
+    }
+    in.nsrc = 1; /* fold the lanes, in lane order */
+    in.src[0] = acc;
+    in.ival2 = reduce_lanes(u);
+    int at = add_ins(F, in);
+    cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(at + 1));
     return;
   }
   if (u->op == OP_DEFINE_ACC) in.nsrc = 0;

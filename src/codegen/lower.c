@@ -173,10 +173,8 @@ static uop *lower_leaf(lowerer *L, uop *node, uop **idx) {
 }
 
 static uop *value(lowerer *L, uop *node, uop **idx, uop *valid) {
-  if (node != L->root) {
-    if (node->realized) node = node->realized;
-    if (node->op == OP_BUFFER || cg_schedule_slot(L->s, node) >= 0) return load(L, node, idx, valid);
-  }
+  if (node != L->root && (node->op == OP_BUFFER || node->realized || cg_schedule_slot(L->s, node) >= 0))
+    return load(L, node, idx, valid); /* the scheduler gave every stored node a slot */
   uop *key = memo_key(L, node, idx, node->shape.ndim, valid);
   uop *hit = cg_ptrmap_get(&L->memo, key);
   if (hit) return hit;
@@ -209,6 +207,7 @@ int cg_lower(cg_schedule *s, cg_sched_item *it, cg_lowered *out) {
   uop *src[3] = {cg_ptrmap_get(&L.params, root), linear_index(&L, idx, root->shape), v};
   uop *store = uop_new(L.c, OP_STORE, root->dtype, src, 3, (uop_arg){0}, NULL);
   out->sink = cg_simplify(L.c, uop_new(L.c, OP_SINK, 0, &store, 1, (uop_arg){0}, NULL));
+  out->next_range = L.next_range;
   cg_ptrmap_free(&L.memo);
   cg_ptrmap_free(&L.params);
   it->nins = out->nparams - 1;

@@ -16,6 +16,8 @@ typedef struct {
   int nvars;
   int nglobal;          /* output ranges, outermost first, are RANGE ids 0..nglobal-1 */
   int64_t global_size[CG_MAX_DIMS];
+  int next_range;       /* first unused RANGE id (opts add ranges) */
+  char opts[256];       /* applied optimizations, for DEBUG=3 */
 } cg_lowered;
 
 /* Lower item `it` of schedule `s`; -1 with an error set on failure. */

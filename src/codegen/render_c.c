@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "../ir/uop.h"
 #include "render.h"
 
@@ -68,66 +69,85 @@ static const char *math_fn(int op) {
 /* integer ops that could overflow are done in unsigned 64-bit and truncated back */
 static int wraps(int dt) { return !cg_dtype_is_float(dt) && dt != CG_I64; }
 
-static void render_alu(cg_sbuf *b, const cg_program *p, const cg_inst *in, int i) {
-  int dt = in->dtype, sdt = in->nsrc ? p->ins[in->src[0]].dtype : dt;
-  int a = in->src[0], c = in->src[1];
-  const char *t = reg_type(dt);
-  int bits = cg_dtype_size(dt) * 8;
-  if (is_half(dt) && in->op != OP_CAST && in->op != OP_BITCAST && in->op != OP_WHERE)
-    cg_sbuf_printf(b, "%s(", dt == CG_F16 ? "rh" : "rbf");
-  switch (in->op) {
+/* operands of one ALU expression, already named (a register, a lane, an accumulator) */
+typedef struct {
+  int op, dt, sdt;          /* op, result dtype, first operand's dtype */
+  const char *a, *c, *w;    /* operands */
+  int c_safe_divisor;       /* c is a constant other than 0 and -1 */
+} alu_expr;
+
+static void render_core(cg_sbuf *b, const alu_expr *e) {
+  const char *t = reg_type(e->dt), *a = e->a, *c = e->c;
+  int dt = e->dt, bits = cg_dtype_size(dt) * 8;
+  switch (e->op) {
   case OP_EXP2: case OP_LOG2: case OP_SIN: case OP_SQRT:
-    cg_sbuf_printf(b, "__builtin_%s%s(v%d)", math_fn(in->op), fsuffix(dt), a); break;
-  case OP_RECIP: cg_sbuf_printf(b, "(%s)1/v%d", t, a); break;
+    cg_sbuf_printf(b, "__builtin_%s%s(%s)", math_fn(e->op), fsuffix(dt), a); break;
+  case OP_RECIP: cg_sbuf_printf(b, "(%s)1/%s", t, a); break;
   case OP_NEG:
-    if (wraps(dt)) cg_sbuf_printf(b, "(%s)(0ULL-(unsigned long long)v%d)", t, a);
-    else cg_sbuf_printf(b, "-v%d", a);
+    if (wraps(dt)) cg_sbuf_printf(b, "(%s)(0ULL-(unsigned long long)%s)", t, a);
+    else cg_sbuf_printf(b, "-%s", a);
     break;
-  case OP_ADD: case OP_MUL:
-    if (wraps(dt))
-      cg_sbuf_printf(b, "(%s)((unsigned long long)v%d%s(unsigned long long)v%d)", t, a,
-                     in->op == OP_ADD ? "+" : "*", c);
-    else cg_sbuf_printf(b, "v%d%sv%d", a, in->op == OP_ADD ? "+" : "*", c);
+  case OP_ADD: case OP_MUL: {
+    const char *o = e->op == OP_ADD ? "+" : "*";
+    if (wraps(dt)) cg_sbuf_printf(b, "(%s)((unsigned long long)%s%s(unsigned long long)%s)", t, a, o, c);
+    else cg_sbuf_printf(b, "%s%s%s", a, o, c);
     break;
+  }
   case OP_IDIV: case OP_MOD: {
-    const char *o = in->op == OP_IDIV ? "/" : "%";
-    const cg_inst *d = &p->ins[c];
-    if (d->op == OP_CONST && d->ival != 0 && d->ival != -1) cg_sbuf_printf(b, "v%d%sv%d", a, o, c);
-    else if (cg_dtype_is_unsigned(dt)) cg_sbuf_printf(b, "(v%d?v%d%sv%d:0)", c, a, o, c);
-    else if (in->op == OP_IDIV)
-      cg_sbuf_printf(b, "(v%d==0?(%s)0:v%d==-1?(%s)(0ULL-(unsigned long long)v%d):v%d/v%d)", c, t, c, t, a, a, c);
-    else cg_sbuf_printf(b, "(v%d==0||v%d==-1?(%s)0:v%d%%v%d)", c, c, t, a, c);
+    const char *o = e->op == OP_IDIV ? "/" : "%";
+    if (e->c_safe_divisor) cg_sbuf_printf(b, "%s%s%s", a, o, c);
+    else if (cg_dtype_is_unsigned(dt)) cg_sbuf_printf(b, "(%s?%s%s%s:0)", c, a, o, c);
+    else if (e->op == OP_IDIV)
+      cg_sbuf_printf(b, "(%s==0?(%s)0:%s==-1?(%s)(0ULL-(unsigned long long)%s):%s/%s)", c, t, c, t, a, a, c);
+    else cg_sbuf_printf(b, "(%s==0||%s==-1?(%s)0:%s%%%s)", c, c, t, a, c);
     break;
   }
   case OP_MAX:
-    if (cg_dtype_is_float(dt)) cg_sbuf_printf(b, "((v%d!=v%d||v%d>v%d)?v%d:v%d)", a, a, a, c, a, c);
-    else cg_sbuf_printf(b, "(v%d>v%d?v%d:v%d)", a, c, a, c);
+    if (cg_dtype_is_float(dt)) cg_sbuf_printf(b, "((%s!=%s||%s>%s)?%s:%s)", a, a, a, c, a, c);
+    else cg_sbuf_printf(b, "(%s>%s?%s:%s)", a, c, a, c);
     break;
-  case OP_CMPLT: cg_sbuf_printf(b, "(v%d<v%d)", a, c); break;
-  case OP_CMPNE: cg_sbuf_printf(b, "(v%d!=v%d)", a, c); break;
-  case OP_AND: cg_sbuf_printf(b, "(%s)(v%d&v%d)", t, a, c); break;
-  case OP_OR: cg_sbuf_printf(b, "(%s)(v%d|v%d)", t, a, c); break;
-  case OP_XOR: cg_sbuf_printf(b, "(%s)(v%d^v%d)", t, a, c); break;
-  case OP_SHL: cg_sbuf_printf(b, "(%s)((unsigned long long)v%d<<(v%d&%d))", t, a, c, bits - 1); break;
-  case OP_SHR: cg_sbuf_printf(b, "(%s)(v%d>>(v%d&%d))", t, a, c, bits - 1); break;
-  case OP_WHERE: cg_sbuf_printf(b, "(v%d?v%d:v%d)", a, c, in->src[2]); break;
+  case OP_CMPLT: cg_sbuf_printf(b, "(%s<%s)", a, c); break;
+  case OP_CMPNE: cg_sbuf_printf(b, "(%s!=%s)", a, c); break;
+  case OP_AND: cg_sbuf_printf(b, "(%s)(%s&%s)", t, a, c); break;
+  case OP_OR: cg_sbuf_printf(b, "(%s)(%s|%s)", t, a, c); break;
+  case OP_XOR: cg_sbuf_printf(b, "(%s)(%s^%s)", t, a, c); break;
+  case OP_SHL: cg_sbuf_printf(b, "(%s)((unsigned long long)%s<<(%s&%d))", t, a, c, bits - 1); break;
+  case OP_SHR: cg_sbuf_printf(b, "(%s)(%s>>(%s&%d))", t, a, c, bits - 1); break;
+  case OP_WHERE: cg_sbuf_printf(b, "(%s?%s:%s)", a, c, e->w); break;
   case OP_CAST:
-    if (dt == CG_BOOL) cg_sbuf_printf(b, "(v%d!=0)", a);
-    else if (is_half(dt)) cg_sbuf_printf(b, "%s((float)v%d)", dt == CG_F16 ? "rh" : "rbf", a);
-    else cg_sbuf_printf(b, "(%s)v%d", t, a);
+    if (dt == CG_BOOL) cg_sbuf_printf(b, "(%s!=0)", a);
+    else if (is_half(dt)) cg_sbuf_printf(b, "%s((float)%s)", dt == CG_F16 ? "rh" : "rbf", a);
+    else cg_sbuf_printf(b, "(%s)%s", t, a);
     break;
   case OP_BITCAST: {
     /* go through the stored bit pattern of the source type */
+    int sdt = e->sdt;
     const char *sbits = is_half(sdt) ? (sdt == CG_F16 ? "f2h" : "f2bf") : "";
-    if (is_half(dt)) cg_sbuf_printf(b, "%s((half_bits)%s(v%d))", dt == CG_F16 ? "h2f" : "bf2f", sbits, a);
-    else if (is_half(sdt)) cg_sbuf_printf(b, "(%s)%s(v%d)", t, sbits, a);
-    else cg_sbuf_printf(b, "({%s x_; %s y_ = v%d; __builtin_memcpy(&x_, &y_, sizeof x_); x_;})", t, reg_type(sdt), a);
+    if (is_half(dt)) cg_sbuf_printf(b, "%s((half_bits)%s(%s))", dt == CG_F16 ? "h2f" : "bf2f", sbits, a);
+    else if (is_half(sdt)) cg_sbuf_printf(b, "(%s)%s(%s)", t, sbits, a);
+    else cg_sbuf_printf(b, "({%s x_; %s y_ = %s; __builtin_memcpy(&x_, &y_, sizeof x_); x_;})", t, reg_type(sdt), a);
     break;
   }
   }
-  if (is_half(dt) && in->op != OP_CAST && in->op != OP_BITCAST && in->op != OP_WHERE)
-    cg_sbuf_printf(b, ")");
-  (void)i;
+}
+
+/* half results are rounded after every op so they equal true half arithmetic */
+static void render_expr(cg_sbuf *b, const alu_expr *e) {
+  int round = is_half(e->dt) && e->op != OP_CAST && e->op != OP_BITCAST && e->op != OP_WHERE;
+  if (round) cg_sbuf_printf(b, "%s(", e->dt == CG_F16 ? "rh" : "rbf");
+  render_core(b, e);
+  if (round) cg_sbuf_printf(b, ")");
+}
+
+static void render_alu(cg_sbuf *b, const cg_program *p, const cg_inst *in) {
+  char a[24], c[24], w[24];
+  snprintf(a, sizeof a, "v%d", in->src[0]);
+  snprintf(c, sizeof c, "v%d", in->src[1]);
+  snprintf(w, sizeof w, "v%d", in->src[2]);
+  const cg_inst *d = in->nsrc > 1 ? &p->ins[in->src[1]] : NULL;
+  alu_expr e = {in->op, in->dtype, in->nsrc ? p->ins[in->src[0]].dtype : in->dtype, a, c, w,
+                d && d->op == OP_CONST && d->ival != 0 && d->ival != -1};
+  render_expr(b, &e);
 }
 
 static const char *load_conv(int dt) { return dt == CG_F16 ? "h2f" : dt == CG_BF16 ? "bf2f" : ""; }
@@ -156,6 +176,7 @@ static void render_ins(cg_sbuf *b, const cg_program *p, int i, int *depth) {
                    reg_type(in->dtype), (long long)in->ival2);
     return;
   case OP_RANGE:
+    if (in->ival2 == RANGE_UPCAST) cg_sbuf_printf(b, "%*s#pragma GCC unroll %lld\n", d, "", (long long)p->ins[in->src[0]].ival);
     if (i == p->thread_ins)
       cg_sbuf_printf(b, "%*sfor (long long v%d = start; v%d < end; v%d++) {\n", d, "", i, i, i);
     else
@@ -167,17 +188,38 @@ static void render_ins(cg_sbuf *b, const cg_program *p, int i, int *depth) {
     cg_sbuf_printf(b, "%*s}\n", d - 2, "");
     return;
   case OP_DEFINE_ACC:
-    cg_sbuf_printf(b, "%*s%s v%d = ", d, "", reg_type(in->dtype), i);
+    if (in->ival2 > 1) {
+      cg_sbuf_printf(b, "%*s%s v%d[%lld];\n%*sfor (int l = 0; l < %lld; l++) v%d[l] = ", d, "",
+                     reg_type(in->dtype), i, (long long)in->ival2, d, "", (long long)in->ival2, i);
+    } else {
+      cg_sbuf_printf(b, "%*s%s v%d = ", d, "", reg_type(in->dtype), i);
+    }
     acc_init(b, in->dtype, (int)in->ival);
     cg_sbuf_printf(b, ";\n");
     return;
-  case OP_ASSIGN: {
-    cg_inst fake = {.op = (uint8_t)in->ival, .dtype = in->dtype, .nsrc = 2, .src = {in->src[0], in->src[1]}};
-    cg_sbuf_printf(b, "%*sv%d = ", d, "", in->src[0]);
-    render_alu(b, p, &fake, i);
+  case OP_ASSIGN: { /* acc (or its lane) = acc op value */
+    char acc[48], val[24];
+    if (in->nsrc == 3) snprintf(acc, sizeof acc, "v%d[v%d]", in->src[0], in->src[2]);
+    else snprintf(acc, sizeof acc, "v%d", in->src[0]);
+    snprintf(val, sizeof val, "v%d", in->src[1]);
+    alu_expr e = {(int)in->ival, in->dtype, in->dtype, acc, val, NULL, 0};
+    cg_sbuf_printf(b, "%*s%s = ", d, "", acc);
+    render_expr(b, &e);
     cg_sbuf_printf(b, ";\n");
     return;
   }
+  case OP_REDUCE: /* fold the accumulator lanes in lane order */
+    cg_sbuf_printf(b, "%*s%s v%d = v%d[0];\n", d, "", reg_type(in->dtype), i, in->src[0]);
+    for (int64_t l = 1; l < in->ival2; l++) {
+      char self[24], lane[48];
+      snprintf(self, sizeof self, "v%d", i);
+      snprintf(lane, sizeof lane, "v%d[%lld]", in->src[0], (long long)l);
+      alu_expr e = {(int)in->ival, in->dtype, in->dtype, self, lane, NULL, 0};
+      cg_sbuf_printf(b, "%*sv%d = ", d, "", i);
+      render_expr(b, &e);
+      cg_sbuf_printf(b, ";\n");
+    }
+    return;
   case OP_LOAD: {
     int pk = (int)p->ins[in->src[0]].ival;
     cg_sbuf_printf(b, "%*sconst %s v%d = ", d, "", reg_type(in->dtype), i);
@@ -191,7 +233,7 @@ static void render_ins(cg_sbuf *b, const cg_program *p, int i, int *depth) {
     return;
   default:
     cg_sbuf_printf(b, "%*sconst %s v%d = ", d, "", reg_type(in->dtype), i);
-    render_alu(b, p, in, i);
+    render_alu(b, p, in);
     cg_sbuf_printf(b, ";\n");
   }
 }

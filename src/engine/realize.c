@@ -9,6 +9,7 @@
 #include "../codegen/render.h"
 #include "../schedule/schedule.h"
 #include "../tensor/tensor.h"
+#include "../runtime/host_mem.h"
 #include "kernel_cache.h"
 
 typedef struct {
@@ -247,4 +248,5 @@ int cg_count_kernels(cg_tensor **ts, int n) {
 void cg_shutdown(void) {
   cg_kernel_cache_clear();
   cg_pool_shutdown();
+  cg_host_cache_clear();
 }

@@ -24,9 +24,12 @@ extern char **environ;
 typedef void (*kernel_fn)(void **bufs, const long long *vars, long long start, long long end);
 typedef struct { void *dl; kernel_fn fn; } cpu_kernel;
 
+/* No -ffast-math: the generated code itself decides the order of float operations. GCC's
+   "cheap" vectorizer cost model lets plain -O2 vectorize loops with unknown trip counts. */
 static const char *cflags[] = {"-O2", "-march=native", "-ffp-contract=off", "-fno-math-errno",
-                               "-fPIC", "-shared", "-w"};
+                               "-fPIC", "-shared", "-w", "-fvect-cost-model=cheap"};
 enum { NFLAGS = sizeof cflags / sizeof *cflags };
+static int nflags = NFLAGS; /* clang lacks the last flag */
 
 static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
 static uint64_t toolchain_key;     /* compiler version + CPU features + flags */
@@ -45,6 +48,7 @@ static void ident_init(void) {
   char cmd[300], flags[4096] = "";
   snprintf(cmd, sizeof cmd, "%s --version 2>/dev/null", cg_env_get()->cc);
   read_first_line(cmd, compiler_version, sizeof compiler_version);
+  if (strstr(compiler_version, "clang")) nflags = NFLAGS - 1;
   FILE *f = fopen("/proc/cpuinfo", "r");
   if (f) {
     char line[4096];
@@ -54,7 +58,7 @@ static void ident_init(void) {
   }
   uint64_t h = cg_hash_bytes(compiler_version, strlen(compiler_version), 1);
   h = cg_hash_bytes(flags, strlen(flags), h);
-  for (int i = 0; i < NFLAGS; i++) h = cg_hash_bytes(cflags[i], strlen(cflags[i]), h);
+  for (int i = 0; i < nflags; i++) h = cg_hash_bytes(cflags[i], strlen(cflags[i]), h);
   toolchain_key = h;
 }
 
@@ -88,7 +92,7 @@ static int run_compiler(const char *src_path, const char *so_path, const char *l
   const char *argv[NFLAGS + 6];
   int n = 0;
   argv[n++] = cg_env_get()->cc;
-  for (int i = 0; i < NFLAGS; i++) argv[n++] = cflags[i];
+  for (int i = 0; i < nflags; i++) argv[n++] = cflags[i];
   argv[n++] = "-o";
   argv[n++] = so_path;
   argv[n++] = src_path;

@@ -71,6 +71,6 @@ void cg_buffer_ref(cg_buffer *b) { b->refcnt++; }
 
 void cg_buffer_unref(cg_buffer *b) {
   if (!b || --b->refcnt > 0) return;
-  cg_device_get(b->dev)->free(b->ptr);
+  cg_device_get(b->dev)->free(b->ptr, b->nbytes);
   free(b);
 }

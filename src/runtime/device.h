@@ -17,7 +17,7 @@ struct cg_device {
   const char *name;
   int (*available)(void);                      /* 1 if this backend can run here */
   void *(*alloc)(size_t nbytes);               /* NULL when out of memory */
-  void (*free)(void *p);
+  void (*free)(void *p, size_t nbytes);
   int (*copyin)(void *dst, const void *src, size_t n);   /* host -> device */
   int (*copyout)(void *dst, const void *src, size_t n);  /* device -> host */
   /* Turn a program into something launchable; NULL with *err (malloc'd) on failure.

@@ -11,14 +11,43 @@
 
 static int interp_available(void) { return 1; }
 
+/* What "compiling" means here: tables the executor needs. */
+typedef struct {
+  int *exit_of;         /* RANGE index -> its ENDRANGE index */
+  int *lane_base;       /* DEFINE_ACC with lanes -> offset of its lanes */
+  int nlanes;
+} interp_kernel;
+
 static void *interp_compile(cg_program *p, char **err, int *cached) {
   (void)err;
   *cached = 1;
-  /* the loop-exit table: for each RANGE, the index of its ENDRANGE */
-  int *exit_of = cg_xcalloc(p->nins, sizeof(int));
-  for (int i = 0; i < p->nins; i++)
-    if (p->ins[i].op == OP_ENDRANGE) exit_of[p->ins[i].src[0]] = i;
-  return exit_of;
+  interp_kernel *k = cg_xcalloc(1, sizeof *k);
+  k->exit_of = cg_xcalloc(p->nins ? p->nins : 1, sizeof(int));
+  k->lane_base = cg_xcalloc(p->nins ? p->nins : 1, sizeof(int));
+  for (int i = 0; i < p->nins; i++) {
+    if (p->ins[i].op == OP_ENDRANGE) k->exit_of[p->ins[i].src[0]] = i;
+    if (p->ins[i].op == OP_DEFINE_ACC) {
+      k->lane_base[i] = k->nlanes;
+      k->nlanes += p->ins[i].ival2 > 1 ? (int)p->ins[i].ival2 : 0;
+    }
+  }
+  return k;
+}
+
+static void interp_release(void *handle) {
+  interp_kernel *k = handle;
+  free(k->exit_of);
+  free(k->lane_base);
+  free(k);
+}
+
+static cg_val acc_init(int op, int dt) {
+  cg_val init = {0};
+  if (cg_dtype_is_float(dt)) init.f = op == OP_ADD ? 0 : op == OP_MUL ? 1 : -__builtin_inf();
+  else if (op == OP_MUL) init.i = 1;
+  else if (op == OP_MAX && !cg_dtype_is_unsigned(dt) && dt != CG_BOOL)
+    init.i = cg_dtype_wrap_int(dt, (int64_t)(1ULL << (cg_dtype_size(dt) * 8 - 1)));
+  return init;
 }
 
 static int bad_index(cg_program *p, int k, int64_t idx) {
@@ -28,8 +57,10 @@ static int bad_index(cg_program *p, int k, int64_t idx) {
 }
 
 static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
-  const int *exit_of = handle;
+  const interp_kernel *k = handle;
+  const int *exit_of = k->exit_of;
   cg_val *reg = cg_xcalloc(p->nins ? p->nins : 1, sizeof(cg_val));
+  cg_val *lanes = cg_xcalloc(k->nlanes ? k->nlanes : 1, sizeof(cg_val));
   int64_t *ends = cg_xcalloc(p->nins ? p->nins : 1, sizeof(int64_t));
   int rc = 0;
   for (int pc = 0; pc < p->nins && rc == 0;) {
@@ -51,19 +82,21 @@ static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t
       if (++reg[r].i < ends[r]) { pc = r + 1; continue; }
       break;
     }
-    case OP_DEFINE_ACC: {
-      int op = (int)in->ival;
-      cg_val init = {0};
-      if (cg_dtype_is_float(in->dtype)) init.f = op == OP_ADD ? 0 : op == OP_MUL ? 1 : -__builtin_inf();
-      else if (op == OP_MUL) init.i = 1;
-      else if (op == OP_MAX && !cg_dtype_is_unsigned(in->dtype) && in->dtype != CG_BOOL)
-        init.i = cg_dtype_wrap_int(in->dtype, (int64_t)(1ULL << (cg_dtype_size(in->dtype) * 8 - 1)));
-      reg[pc] = init;
+    case OP_DEFINE_ACC:
+      reg[pc] = acc_init((int)in->ival, in->dtype);
+      for (int l = 0; l < in->ival2; l++) lanes[k->lane_base[pc] + l] = reg[pc];
+      break;
+    case OP_ASSIGN: {
+      cg_val *acc = in->nsrc == 3 ? &lanes[k->lane_base[in->src[0]] + c.i] : &reg[in->src[0]];
+      *acc = cg_alu_eval((int)in->ival, in->dtype, in->dtype, *acc, b, c);
       break;
     }
-    case OP_ASSIGN:
-      reg[in->src[0]] = cg_alu_eval((int)in->ival, in->dtype, in->dtype, a, b, c);
+    case OP_REDUCE: { /* fold lanes in lane order, as the C renderer does */
+      const cg_val *ln = &lanes[k->lane_base[in->src[0]]];
+      reg[pc] = ln[0];
+      for (int l = 1; l < in->ival2; l++) reg[pc] = cg_alu_eval((int)in->ival, in->dtype, in->dtype, reg[pc], ln[l], c);
       break;
+    }
     case OP_LOAD: {
       int k = (int)p->ins[in->src[0]].ival;
       if (in->nsrc == 3 && !c.i) { reg[pc] = (cg_val){0}; break; }
@@ -83,6 +116,7 @@ static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t
     pc++;
   }
   free(reg);
+  free(lanes);
   free(ends);
   return rc;
 }
@@ -96,5 +130,5 @@ cg_device cg_device_interp = {
   .copyout = cg_host_copy,
   .compile = interp_compile,
   .launch = interp_launch,
-  .release = free,
+  .release = interp_release,
 };

@@ -67,25 +67,27 @@ static cg_tensor *broadcast_to(cg_tensor *t, cg_shape shape) {
   return cg_expand(cg_reshape(t, ones), shape);
 }
 
-cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dt) {
+static cg_tensor *full_impl(cg_shape shape, double value, cg_dtype dt) {
   if (!valid_dtype(dt, "cg_full") || !valid_shape(shape, "cg_full")) return NULL;
   return broadcast_to(cg_scalar(value, dt), shape);
 }
+cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dt) { SCOPED(full_impl(shape, value, dt)); }
 
 cg_tensor *cg_zeros(cg_shape shape, cg_dtype dt) { return cg_full(shape, 0, dt); }
 cg_tensor *cg_ones(cg_shape shape, cg_dtype dt) { return cg_full(shape, 1, dt); }
 
-cg_tensor *cg_full_like(cg_tensor *t, double value) {
+static cg_tensor *full_like_impl(cg_tensor *t, double value) {
   CG_CHECK(t);
   return broadcast_to(tconst_like(t, value, t->u->dtype), t->u->shape);
 }
+cg_tensor *cg_full_like(cg_tensor *t, double value) { SCOPED(full_like_impl(t, value)); }
 
 /* iota(n): the index of each element, a leaf the lowering turns into the loop index. */
 static cg_tensor *iota(int64_t n, cg_dtype dt, int dev) {
   return tmake(OP_IOTA, dt, NULL, 0, (uop_arg){.ival = n, .ival2 = dev}, CG_SHAPE(n));
 }
 
-cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt) {
+static cg_tensor *arange_impl(double start, double stop, double step, cg_dtype dt) {
   if (!valid_dtype(dt, "cg_arange")) return NULL;
   if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
     cg_set_error("cg_arange: step must be nonzero and bounds finite");
@@ -103,8 +105,9 @@ cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt) {
   cg_tensor *r = cg_add(cg_mul(i, tconst(step, idt, dev)), tconst(start, idt, dev));
   return cg_cast(r, dt);
 }
+cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt) { SCOPED(arange_impl(start, stop, step, dt)); }
 
-cg_tensor *cg_eye(int64_t n, cg_dtype dt) {
+static cg_tensor *eye_impl(int64_t n, cg_dtype dt) {
   if (!valid_dtype(dt, "cg_eye")) return NULL;
   if (n < 0) {
     cg_set_error("cg_eye: negative size %lld", (long long)n);
@@ -113,3 +116,4 @@ cg_tensor *cg_eye(int64_t n, cg_dtype dt) {
   cg_tensor *i = iota(n, n > INT32_MAX ? CG_I64 : CG_I32, cg_device_default_index());
   return cg_cast(cg_eq(cg_reshape(i, CG_SHAPE(n, 1)), cg_reshape(i, CG_SHAPE(1, n))), dt);
 }
+cg_tensor *cg_eye(int64_t n, cg_dtype dt) { SCOPED(eye_impl(n, dt)); }

@@ -10,7 +10,7 @@ static cg_tensor *movement(int op, cg_tensor *a, const int64_t *v, int nv, cg_sh
 
 static cg_tensor *same(cg_tensor *a) { return tensor_wrap(uop_ref(a->u)); }
 
-cg_tensor *cg_reshape(cg_tensor *a, cg_shape shape) {
+static cg_tensor *reshape_impl(cg_tensor *a, cg_shape shape) {
   CG_CHECK(a);
   if (shape.ndim < 0 || shape.ndim > CG_MAX_DIMS) {
     cg_set_error("reshape: %d dimensions (at most %d)", shape.ndim, CG_MAX_DIMS);
@@ -38,8 +38,9 @@ cg_tensor *cg_reshape(cg_tensor *a, cg_shape shape) {
   if (shape_eq(shape, a->u->shape)) return same(a);
   return movement(OP_RESHAPE, a, shape.d, shape.ndim, shape);
 }
+cg_tensor *cg_reshape(cg_tensor *a, cg_shape shape) { SCOPED(reshape_impl(a, shape)); }
 
-cg_tensor *cg_permute(cg_tensor *a, cg_axes order) {
+static cg_tensor *permute_impl(cg_tensor *a, cg_axes order) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim, seen[CG_MAX_DIMS] = {0};
   if (order.n != nd) {
@@ -63,8 +64,9 @@ cg_tensor *cg_permute(cg_tensor *a, cg_axes order) {
   if (identity) return same(a);
   return movement(OP_PERMUTE, a, perm, nd, out);
 }
+cg_tensor *cg_permute(cg_tensor *a, cg_axes order) { SCOPED(permute_impl(a, order)); }
 
-cg_tensor *cg_transpose(cg_tensor *a, int d0, int d1) {
+static cg_tensor *transpose_impl(cg_tensor *a, int d0, int d1) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
   int x = norm_axis(d0, nd), y = norm_axis(d1, nd);
@@ -75,8 +77,9 @@ cg_tensor *cg_transpose(cg_tensor *a, int d0, int d1) {
   order.v[y] = x;
   return cg_permute(a, order);
 }
+cg_tensor *cg_transpose(cg_tensor *a, int d0, int d1) { SCOPED(transpose_impl(a, d0, d1)); }
 
-cg_tensor *cg_expand(cg_tensor *a, cg_shape shape) {
+static cg_tensor *expand_impl(cg_tensor *a, cg_shape shape) {
   CG_CHECK(a);
   cg_shape in = a->u->shape;
   if (shape.ndim < in.ndim || shape.ndim > CG_MAX_DIMS) {
@@ -102,8 +105,9 @@ cg_tensor *cg_expand(cg_tensor *a, cg_shape shape) {
   if (shape_eq(shape, r->u->shape)) return r == a ? same(a) : r;
   return movement(OP_EXPAND, r, shape.d, shape.ndim, shape);
 }
+cg_tensor *cg_expand(cg_tensor *a, cg_shape shape) { SCOPED(expand_impl(a, shape)); }
 
-cg_tensor *cg_pad(cg_tensor *a, const int64_t (*pad)[2], int npad, double value) {
+static cg_tensor *pad_impl(cg_tensor *a, const int64_t (*pad)[2], int npad, double value) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
   if (npad != nd) {
@@ -131,8 +135,9 @@ cg_tensor *cg_pad(cg_tensor *a, const int64_t (*pad)[2], int npad, double value)
   if (mask) mask = cg_to(mask, cg_get_device(a));
   return cg_where(mask, padded, cg_scalar_like(a, value));
 }
+cg_tensor *cg_pad(cg_tensor *a, const int64_t (*pad)[2], int npad, double value) { SCOPED(pad_impl(a, pad, npad, value)); }
 
-cg_tensor *cg_shrink(cg_tensor *a, const int64_t (*arg)[2], int narg) {
+static cg_tensor *shrink_impl(cg_tensor *a, const int64_t (*arg)[2], int narg) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
   if (narg != nd) {
@@ -156,8 +161,9 @@ cg_tensor *cg_shrink(cg_tensor *a, const int64_t (*arg)[2], int narg) {
   if (!any) return same(a);
   return movement(OP_SHRINK, a, flat, 2 * nd, out);
 }
+cg_tensor *cg_shrink(cg_tensor *a, const int64_t (*arg)[2], int narg) { SCOPED(shrink_impl(a, arg, narg)); }
 
-cg_tensor *cg_flip(cg_tensor *a, cg_axes axes) {
+static cg_tensor *flip_impl(cg_tensor *a, cg_axes axes) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
   int64_t flags[CG_MAX_DIMS] = {0};
@@ -171,9 +177,10 @@ cg_tensor *cg_flip(cg_tensor *a, cg_axes axes) {
   if (!any) return same(a);
   return movement(OP_FLIP, a, flags, nd, a->u->shape);
 }
+cg_tensor *cg_flip(cg_tensor *a, cg_axes axes) { SCOPED(flip_impl(a, axes)); }
 
 /* a[start:stop:step] along one axis, Python semantics */
-cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step) {
+static cg_tensor *slice_impl(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim, ax = norm_axis(axis, nd);
   if (ax < 0) return NULL;
@@ -217,8 +224,9 @@ cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t
   out.d[ax] = count;
   return cg_reshape(r, out);
 }
+cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step) { SCOPED(slice_impl(a, axis, start, stop, step)); }
 
-cg_tensor *cg_cat(cg_tensor **ts, int n, int axis) {
+static cg_tensor *cat_impl(cg_tensor **ts, int n, int axis) {
   if (n <= 0 || !ts) {
     cg_set_error("cat: no tensors given");
     return NULL;
@@ -256,8 +264,9 @@ cg_tensor *cg_cat(cg_tensor **ts, int n, int axis) {
   }
   return acc;
 }
+cg_tensor *cg_cat(cg_tensor **ts, int n, int axis) { SCOPED(cat_impl(ts, n, axis)); }
 
-cg_tensor *cg_stack(cg_tensor **ts, int n, int axis) {
+static cg_tensor *stack_impl(cg_tensor **ts, int n, int axis) {
   if (n <= 0 || !ts) {
     cg_set_error("stack: no tensors given");
     return NULL;
@@ -278,6 +287,7 @@ cg_tensor *cg_stack(cg_tensor **ts, int n, int axis) {
   }
   return cg_cat(parts, n, ax);
 }
+cg_tensor *cg_stack(cg_tensor **ts, int n, int axis) { SCOPED(stack_impl(ts, n, axis)); }
 
 cg_tensor *cg_contiguous(cg_tensor *a) {
   CG_CHECK(a);

@@ -21,6 +21,53 @@ static int axes_flags(cg_axes axes, int nd, int64_t *flags) {
   return 0;
 }
 
+/* A big reduction into few outputs cannot use every core: split the largest reduced axis N into
+   (P, N/P), reduce the N/P part into a buffer of P partials per output (P-way parallel), then
+   reduce the partials (tinygrad's split_reduceop, and DESIGN's GROUP opt for CPUs). */
+static int64_t split_factor(int64_t n) {
+  for (int64_t p = 1024; p >= 16; p--)
+    if (n % p == 0 && n / p >= 256) return p;
+  return 0;
+}
+
+static uop *reduce_node(int op, uop *src, const int64_t *flags) {
+  cg_shape kept = src->shape;
+  for (int i = 0; i < kept.ndim; i++)
+    if (flags[i]) kept.d[i] = 1;
+  uop_arg arg = {.ival = op, .nv = kept.ndim, .v = flags};
+  return tnode(OP_REDUCE_AXIS, src->dtype, &src, 1, arg, kept);
+}
+
+static cg_tensor *split_reduce(int op, cg_tensor *a, const int64_t *flags, cg_shape kept) {
+  cg_shape s = a->u->shape;
+  int64_t out = shape_numel(kept), total = shape_numel(s);
+  if (s.ndim >= CG_MAX_DIMS || out * 64 > total || total < 65536 || out > 1024) return NULL;
+  int ax = -1;
+  for (int i = 0; i < s.ndim; i++)
+    if (flags[i] && (ax < 0 || s.d[i] > s.d[ax])) ax = i;
+  int64_t p = split_factor(s.d[ax]);
+  if (!p) return NULL;
+  cg_shape split = {s.ndim + 1, {0}};
+  int64_t f1[CG_MAX_DIMS], f2[CG_MAX_DIMS];
+  for (int i = 0, j = 0; i < s.ndim; i++, j++) {
+    split.d[j] = i == ax ? p : s.d[i];
+    f1[j] = flags[i] && i != ax;
+    f2[j] = 0;
+    if (i == ax) {
+      split.d[++j] = s.d[i] / p;
+      f1[j] = 1;
+      f2[j - 1] = 1;
+      f2[j] = 0;
+    }
+  }
+  cg_tensor *x = cg_reshape(a, split);
+  CG_CHECK(x);
+  cg_tensor *partial = cg_contiguous(tensor_wrap(reduce_node(op, x->u, f1)));
+  CG_CHECK(partial);
+  cg_tensor *r = tensor_wrap(reduce_node(op, partial->u, f2));
+  return cg_reshape(r, kept);
+}
+
 cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
@@ -36,8 +83,8 @@ cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   if (!any || nd == 0) {
     r = tensor_wrap(uop_ref(a->u));
   } else {
-    uop_arg arg = {.ival = op, .nv = nd, .v = flags};
-    r = tmake(OP_REDUCE_AXIS, a->u->dtype, &a->u, 1, arg, kept);
+    r = split_reduce(op, a, flags, kept);
+    if (!r) r = tensor_wrap(reduce_node(op, a->u, flags));
   }
   return keepdim ? r : cg_reshape(r, dropped);
 }
@@ -49,11 +96,11 @@ static cg_tensor *reduce_acc(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   return (dt == CG_F16 || dt == CG_BF16) ? cg_cast(r, dt) : r;
 }
 
-cg_tensor *cg_sum(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_ADD, a, axes, keepdim); }
-cg_tensor *cg_prod(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_MUL, a, axes, keepdim); }
-cg_tensor *cg_max(cg_tensor *a, cg_axes axes, int keepdim) { return treduce(OP_MAX, a, axes, keepdim); }
+static cg_tensor *sum_impl(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_ADD, a, axes, keepdim); }
+static cg_tensor *prod_impl(cg_tensor *a, cg_axes axes, int keepdim) { return reduce_acc(OP_MUL, a, axes, keepdim); }
+static cg_tensor *max_impl(cg_tensor *a, cg_axes axes, int keepdim) { return treduce(OP_MAX, a, axes, keepdim); }
 
-cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim) {
+static cg_tensor *min_impl(cg_tensor *a, cg_axes axes, int keepdim) {
   CG_CHECK(a);
   cg_dtype dt = a->u->dtype;
   if (dt == CG_BOOL) return cg_not(cg_max(cg_not(a), axes, keepdim));
@@ -63,6 +110,10 @@ cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim) {
   }
   return cg_neg(cg_max(cg_neg(a), axes, keepdim));
 }
+cg_tensor *cg_sum(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(sum_impl(a, axes, keepdim)); }
+cg_tensor *cg_prod(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(prod_impl(a, axes, keepdim)); }
+cg_tensor *cg_max(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(max_impl(a, axes, keepdim)); }
+cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(min_impl(a, axes, keepdim)); }
 
 static int64_t reduced_count(cg_tensor *a, cg_axes axes) {
   int nd = a->u->shape.ndim;
@@ -73,7 +124,7 @@ static int64_t reduced_count(cg_tensor *a, cg_axes axes) {
   return n;
 }
 
-cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim) {
+static cg_tensor *mean_impl(cg_tensor *a, cg_axes axes, int keepdim) {
   CG_CHECK(a);
   int64_t n = reduced_count(a, axes);
   if (n < 0) return NULL;
@@ -81,8 +132,9 @@ cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim) {
   cg_tensor *s = cg_cast(cg_sum(a, axes, keepdim), out);
   return cg_mul(s, tconst_like(a, n ? 1.0 / (double)n : NAN, out));
 }
+cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(mean_impl(a, axes, keepdim)); }
 
-cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction) {
+static cg_tensor *var_impl(cg_tensor *a, cg_axes axes, int keepdim, double correction) {
   CG_CHECK(a);
   int64_t n = reduced_count(a, axes);
   if (n < 0) return NULL;
@@ -93,9 +145,10 @@ cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction) {
   CG_CHECK(s);
   return cg_mul(s, tconst_like(s, denom > 0 ? 1.0 / denom : INFINITY, s->u->dtype));
 }
+cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction) { SCOPED(var_impl(a, axes, keepdim, correction)); }
 
 /* index of the first maximum: (x == max) * (n - i), then n - max of that */
-cg_tensor *cg_argmax(cg_tensor *a, int axis, int keepdim) {
+static cg_tensor *argmax_impl(cg_tensor *a, int axis, int keepdim) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim;
   if (nd == 0) return cg_cast(cg_mul_s(cg_cast(a, CG_I32), 0), CG_I32);
@@ -110,22 +163,25 @@ cg_tensor *cg_argmax(cg_tensor *a, int axis, int keepdim) {
   cg_tensor *best = cg_max(cg_mul(cg_cast(hit, CG_I32), rev), CG_AXES(ax), keepdim);
   return cg_sub(tconst_like(a, (double)n, CG_I32), best);
 }
+cg_tensor *cg_argmax(cg_tensor *a, int axis, int keepdim) { SCOPED(argmax_impl(a, axis, keepdim)); }
 
-cg_tensor *cg_softmax(cg_tensor *a, int axis) {
+static cg_tensor *softmax_impl(cg_tensor *a, int axis) {
   CG_CHECK(a);
   cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
   cg_tensor *e = cg_exp(cg_sub(x, cg_max(x, CG_AXES(axis), 1)));
   return cg_div(e, cg_sum(e, CG_AXES(axis), 1));
 }
+cg_tensor *cg_softmax(cg_tensor *a, int axis) { SCOPED(softmax_impl(a, axis)); }
 
-cg_tensor *cg_log_softmax(cg_tensor *a, int axis) {
+static cg_tensor *log_softmax_impl(cg_tensor *a, int axis) {
   CG_CHECK(a);
   cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
   cg_tensor *m = cg_sub(x, cg_max(x, CG_AXES(axis), 1));
   return cg_sub(m, cg_log(cg_sum(cg_exp(m), CG_AXES(axis), 1)));
 }
+cg_tensor *cg_log_softmax(cg_tensor *a, int axis) { SCOPED(log_softmax_impl(a, axis)); }
 
-cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps) {
+static cg_tensor *layernorm_impl(cg_tensor *a, int axis, double eps) {
   CG_CHECK(a);
   int nd = a->u->shape.ndim, ax = norm_axis(axis, nd);
   if (ax < 0) return NULL;
@@ -136,8 +192,9 @@ cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps) {
   cg_tensor *v = cg_mean(cg_mul(d, d), axes, 1);
   return cg_mul(d, cg_rsqrt(cg_add_s(v, eps)));
 }
+cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps) { SCOPED(layernorm_impl(a, axis, eps)); }
 
-cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
+static cg_tensor *matmul_impl(cg_tensor *a, cg_tensor *b) {
   CG_CHECK(a, b);
   int na = a->u->shape.ndim, nb = b->u->shape.ndim;
   if (na == 0 || nb == 0) {
@@ -181,3 +238,4 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) {
   if (a->u->dtype == CG_BOOL && b->u->dtype == CG_BOOL) r = cg_cast(r, CG_BOOL);
   return cg_reshape(r, out);
 }
+cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b) { SCOPED(matmul_impl(a, b)); }

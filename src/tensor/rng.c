@@ -56,16 +56,17 @@ static int check_float(cg_dtype dt, const char *who) {
   return 0;
 }
 
-cg_tensor *cg_rand(cg_shape shape, cg_dtype dt) {
+static cg_tensor *rand_impl(cg_shape shape, cg_dtype dt) {
   if (!check_float(dt, "cg_rand")) return NULL;
   cg_tensor *u0, *u1;
   int64_t n = shape_numel(shape);
   uniform_pair(n, &u0, &u1);
   return cg_cast(cg_reshape(u0, shape), dt);
 }
+cg_tensor *cg_rand(cg_shape shape, cg_dtype dt) { SCOPED(rand_impl(shape, dt)); }
 
 /* Box-Muller on the two streams */
-cg_tensor *cg_randn(cg_shape shape, cg_dtype dt) {
+static cg_tensor *randn_impl(cg_shape shape, cg_dtype dt) {
   if (!check_float(dt, "cg_randn")) return NULL;
   cg_tensor *u0, *u1;
   uniform_pair(shape_numel(shape), &u0, &u1);
@@ -74,3 +75,4 @@ cg_tensor *cg_randn(cg_shape shape, cg_dtype dt) {
   cg_tensor *z = cg_mul(r, cg_cos(cg_mul_s(u1, 2 * M_PI)));
   return cg_cast(cg_reshape(z, shape), dt);
 }
+cg_tensor *cg_randn(cg_shape shape, cg_dtype dt) { SCOPED(randn_impl(shape, dt)); }

@@ -31,6 +31,15 @@ int norm_axis(int axis, int ndim);                           /* -1 and error if 
 void shape_str(cg_shape s, char *buf, size_t n);
 cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim);
 uint64_t rng_next_key(void);
+/* Run a composed op in its own scope: its temporaries die, only the result moves out. */
+#define SCOPED(expr)                                                                             \
+  do {                                                                                           \
+    cg_scope_push();                                                                             \
+    cg_tensor *r_ = (expr);                                                                      \
+    cg_keep(r_);                                                                                 \
+    cg_scope_pop();                                                                              \
+    return r_;                                                                                   \
+  } while (0)
 #define CG_CHECK(...)                                                                            \
   do {                                                                                           \
     cg_tensor *chk_[] = {__VA_ARGS__};                                                           \

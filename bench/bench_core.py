@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""make bench: cgrad's core engine against references measured in this run, on this machine.
+
+usage: /usr/bin/python3 bench/bench_core.py BUILD_DIR [--strict]
+
+Prints one JSON object per line on stdout:
+    {"name": ..., "value": ..., "unit": ..., "ref_name": ..., "ref_value": ..., "ratio": ...}
+with ratio = value / ref_value. The first line ("machine") says what ran: CPU, threads, and the
+BLAS NumPy uses. References:
+    matmul fp32 512/1024/2048   NumPy (an optimized BLAS; the netlib reference BLAS is refused)
+    elementwise a*b+c, sum      memcpy bandwidth, measured by the C bench in the same process
+    softmax 4096x4096           NumPy
+    compile latency             the same graph realized again once its kernels are loaded
+The C side (BUILD_DIR/bench_core) gets THREADS = NumPy's BLAS thread count, so both use the same
+cores. Exit status: 1 if a benchmark failed or NumPy uses the reference BLAS; with --strict also
+if elementwise or sum is under 0.8x memcpy bandwidth (the core engine issue's target).
+"""
+import ctypes
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+BANDWIDTH_TARGET = 0.8  # elementwise and sum vs memcpy, from the core engine issue
+ELEMS = 1 << 24         # 16M float32 = 64 MiB, as in bench_core.c
+MIB64 = ELEMS * 4
+
+
+def emit(name, value, unit, ref_name=None, ref_value=None, **extra):
+    """One result line; ratio only when both sides exist."""
+    ratio = value / ref_value if value is not None and ref_value else None
+    rec = {"name": name, "value": rnd(value), "unit": unit, "ref_name": ref_name,
+           "ref_value": rnd(ref_value), "ratio": rnd(ratio)}
+    rec.update(extra)
+    print(json.dumps(rec), flush=True)
+
+
+def rnd(x):
+    return None if x is None else float(f"{x:.4g}")
+
+
+def note(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ---- machine and BLAS ----------------------------------------------------------------------------
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mapped_libs():
+    """Shared objects in this process: the BLAS NumPy really loaded, whatever its config says
+    (Debian's numpy reports plain 'blas', and update-alternatives picks which one that is)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if ".so" in line}
+    return sorted(p for p in paths if p.startswith("/"))
+
+
+def blas_call(paths, symbol, restype=ctypes.c_int):
+    for p in paths:
+        try:
+            fn = getattr(ctypes.CDLL(p), symbol)
+        except (OSError, AttributeError):
+            continue
+        fn.restype = restype
+        return fn()
+    return None
+
+
+def detect_blas():
+    """Which BLAS NumPy's matmul runs on: {name, path, threads, optimized}."""
+    a = np.ones((64, 64), np.float32)
+    a @ a  # make sure whatever BLAS numpy uses is loaded
+    libs = mapped_libs()
+    blas = [p for p in libs if any(k in os.path.basename(p).lower()
+                                   for k in ("blas", "mkl", "blis", "atlas"))]
+    openblas = [p for p in blas if "openblas" in p.lower()]
+    if openblas:
+        cfg = blas_call(openblas, "openblas_get_config", ctypes.c_char_p)
+        threads = blas_call(openblas, "openblas_get_num_threads")
+        return {"name": cfg.decode() if cfg else "OpenBLAS", "path": openblas[0],
+                "threads": threads or os.cpu_count(), "optimized": True}
+    for key, name in (("mkl", "MKL"), ("blis", "BLIS"), ("atlas", "ATLAS")):
+        hits = [p for p in blas if key in p.lower()]
+        if hits:
+            threads = blas_call(hits, "mkl_get_max_threads") if key == "mkl" else None
+            return {"name": name, "path": hits[0], "threads": threads or os.cpu_count(),
+                    "optimized": True}
+    if blas:  # a plain libblas.so.3 that is none of the above: netlib's reference BLAS
+        return {"name": "reference BLAS (netlib)", "path": blas[0], "threads": 1,
+                "optimized": False}
+    return {"name": "none (numpy's internal fallback)", "path": None, "threads": 1,
+            "optimized": False}
+
+
+def refuse_blas(blas):
+    note(f"REFUSED: NumPy uses {blas['name']} ({blas['path']}), a single-threaded unoptimized "
+         "BLAS; comparing against it would flatter cgrad. Install an optimized one "
+         "(scripts/deps.sh installs libopenblas0-pthread) and select it with\n"
+         "  update-alternatives --set libblas.so.3-x86_64-linux-gnu "
+         "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3\n"
+         "matmul lines are printed without a reference.")
+
+
+# ---- NumPy references ----------------------------------------------------------------------------
+def best_time(fn, max_reps, budget_s=1.5):
+    """Best wall time of fn() after one warm-up call, repeating up to max_reps or budget_s."""
+    fn()
+    best, start, reps = float("inf"), time.perf_counter(), 0
+    while reps < max_reps and (reps == 0 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        reps += 1
+    return best
+
+
+def numpy_matmul_gflops(n):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    return 2.0 * n ** 3 / best_time(lambda: a @ b, 10) * 1e-9
+
+
+def numpy_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def numpy_softmax_gbs():
+    x = np.random.default_rng(1).standard_normal((4096, 4096), dtype=np.float32)
+    return 2.0 * x.nbytes / best_time(lambda: numpy_softmax(x), 5) * 1e-9
+
+
+def numpy_sum_gbs():
+    x = np.random.default_rng(2).random(ELEMS, dtype=np.float32)
+    return x.nbytes / best_time(lambda: x.sum(), 10) * 1e-9
+
+
+def numpy_refs():
+    refs = {f"matmul_fp32_{n}": numpy_matmul_gflops(n) for n in (512, 1024, 2048)}
+    refs["softmax_4096x4096"] = numpy_softmax_gbs()
+    refs["sum_16M"] = numpy_sum_gbs()
+    return refs
+
+
+# ---- the C bench -----------------------------------------------------------------------------------
+def run_c(binary, args, env):
+    """Run bench_core and return its records by name; error records are reported and kept."""
+    proc = subprocess.run([binary, *args], env=env, stdout=subprocess.PIPE, text=True)
+    recs = {}
+    for line in proc.stdout.splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            note(f"unparsable line from bench_core: {line!r}")
+            continue
+        recs[rec["name"]] = rec
+    if proc.returncode != 0:
+        note(f"{binary} {' '.join(args)} exited with status {proc.returncode}")
+        recs.setdefault("_failed", {"name": "_failed", "error": f"exit {proc.returncode}"})
+    return recs
+
+
+def compile_latency(binary, env, cachedir):
+    """First realize with an empty kernel cache, then in a new process with the cache filled."""
+    shutil.rmtree(cachedir, ignore_errors=True)
+    cold = run_c(binary, ["compile"], env).get("compile_latency", {"error": "no output"})
+    disk = run_c(binary, ["compile"], env).get("compile_latency", {"error": "no output"})
+    return cold, disk
+
+
+# ---- merging -----------------------------------------------------------------------------------------
+class Report:
+    def __init__(self):
+        self.failed = False
+        self.refused = False
+
+    def value(self, recs, name):
+        rec = recs.get(name)
+        if rec is None or "error" in rec:
+            note(f"{name}: FAILED: {rec.get('error') if rec else 'no result'}")
+            self.failed = True
+            return None, {}
+        extra = {k: rec[k] for k in ("kernel_ms", "reps", "kernels") if k in rec}
+        return rec["value"], extra
+
+    def memcpy_ref(self, recs):
+        """The higher of 1-thread and all-thread memcpy: the stricter bandwidth reference."""
+        best = None
+        for name in ("memcpy_64MiB_1thread", "memcpy_64MiB"):
+            rec = recs.get(name)
+            if rec and "error" not in rec:
+                label = f"memcpy_64MiB_{rec['threads']}thread"
+                emit(label, rec["value"], "GB/s", threads=rec["threads"])
+                if best is None or rec["value"] > best[1]:
+                    best = (label, rec["value"])
+        if best is None:
+            self.failed = True
+            note("memcpy reference missing")
+        return best or ("memcpy", None)
+
+    def bandwidth_gate(self, ratios):
+        ratios = [r for r in ratios if r is not None]
+        if len(ratios) < 2:
+            return False
+        low = min(ratios)
+        emit("gate_elementwise_sum_vs_memcpy", low, "x", "target", BANDWIDTH_TARGET,
+             passed=low >= BANDWIDTH_TARGET)
+        return low >= BANDWIDTH_TARGET
+
+
+def print_results(rep, recs, refs, blas, cold, disk):
+    mname, mval = rep.memcpy_ref(recs)
+    ratios = []
+    for name in ("elementwise_mul_add_16M", "sum_16M"):
+        v, extra = rep.value(recs, name)
+        emit(name, v, "GB/s", mname, mval, **extra)
+        ratios.append(v / mval if v and mval else None)
+    v, extra = rep.value(recs, "sum_16M")
+    emit("sum_16M_vs_numpy", v, "GB/s", "numpy_sum", refs["sum_16M"], **extra)
+    v, extra = rep.value(recs, "softmax_4096x4096")
+    emit("softmax_4096x4096", v, "GB/s", "numpy_softmax", refs["softmax_4096x4096"], **extra)
+    for n in (512, 1024, 2048):
+        name = f"matmul_fp32_{n}"
+        v, extra = rep.value(recs, name)
+        if blas["optimized"]:
+            emit(name, v, "GFLOPS", "numpy_matmul", refs[name], **extra)
+        else:
+            emit(name, v, "GFLOPS", f"numpy_matmul (refused: {blas['name']})", None, **extra)
+    for label, rec in (("compile_first_run_cold", cold), ("compile_first_run_disk_cache", disk)):
+        v, _ = rep.value({"c": rec}, "c")
+        extra = {k: rec[k] for k in ("kernels", "kernels_compiled", "kernels_cached") if k in rec}
+        emit(label, v, "ms", "warm_realize", rec.get("warm_realize_ms"), **extra)
+    return rep.bandwidth_gate(ratios)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = sys.argv[1]
+    strict = "--strict" in sys.argv[2:]
+    binary = os.path.join(build, "bench_core")
+    if not os.access(binary, os.X_OK):
+        note(f"{binary} not found: build first (make build)")
+        return 2
+    blas = detect_blas()
+    threads = blas["threads"] if blas["optimized"] else os.cpu_count()
+    cachedir = os.path.abspath(os.path.join(build, "bench-cache"))
+    env = dict(os.environ, THREADS=str(threads), CACHEDIR=cachedir)
+    cold, disk = compile_latency(binary, env, cachedir)
+    recs = run_c(binary, [], env)
+    cfg = recs.get("cgrad_threads", {})
+    emit("machine", None, None, cpu=cpu_model(), cores=os.cpu_count(), threads=threads,
+         cgrad_threads=cfg.get("value"), compiler=cfg.get("compiler"),
+         numpy=np.__version__, numpy_blas=blas["name"], numpy_blas_path=blas["path"],
+         numpy_blas_threads=blas["threads"], python=platform.python_version())
+    if not blas["optimized"]:
+        refuse_blas(blas)
+    rep = Report()
+    refs = numpy_refs()
+    passed = print_results(rep, recs, refs, blas, cold, disk)
+    note(f"elementwise and sum vs memcpy: {'PASS' if passed else 'BELOW'} the "
+         f"{BANDWIDTH_TARGET}x target")
+    if rep.failed or not blas["optimized"] or (strict and not passed):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
