@@ -11,7 +11,9 @@ struct block {
   uop *range;           /* NULL for the function body */
   item *items;
   int n, cap;
-  block *parent, *open_child;
+  block *parent;
+  block *open[CG_MAX_DIMS * 2 + 2]; /* children still being filled, latest last */
+  int nopen;
   cg_ptrmap placed;     /* nodes already emitted in this block */
 };
 
@@ -31,17 +33,19 @@ static block *block_new(linearizer *L, block *parent, uop *range) {
   return b;
 }
 
+/* Append to b, but before any of its loops that are still open: what is emitted now is needed
+   by the innermost open loop. Each new open loop sits before the older ones, so the latest
+   opened is the earliest of them in item order. */
 static void block_insert(block *b, item it) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 16;
     b->items = cg_xrealloc(b->items, b->cap * sizeof(item));
   }
-  if (b->open_child) { /* before the loop that is still being filled */
-    b->items[b->n] = b->items[b->n - 1];
-    b->items[b->n - 1] = it;
-  } else {
-    b->items[b->n] = it;
-  }
+  int at = b->n;
+  if (b->nopen)
+    for (at = 0; b->items[at].child != b->open[b->nopen - 1]; at++) {}
+  memmove(&b->items[at + 1], &b->items[at], (b->n - at) * sizeof(item));
+  b->items[at] = it;
   b->n++;
 }
 
@@ -70,11 +74,11 @@ static block *open_loop(linearizer *L, block *parent, uop *range) {
   emit(L, range->src[0], parent);
   block *b = block_new(L, parent, range);
   block_insert(parent, (item){NULL, b});
-  parent->open_child = b;
+  parent->open[parent->nopen++] = b;
   return b;
 }
 
-static void close_loop(block *b) { b->parent->open_child = NULL; }
+static void close_loop(block *b) { b->parent->nopen--; }
 
 /* lanes of a reduce: the size of its UPCAST range (the last source), else 1 */
 static int64_t reduce_lanes(const uop *u) {

@@ -24,6 +24,12 @@ static uop_ctx global_ctx;
 uop_ctx *uop_global(void) { return &global_ctx; }
 size_t uop_global_live(void) { return global_ctx.len; }
 
+void uop_global_histogram(size_t counts[OP_COUNT]) {
+  for (int i = 0; i < OP_COUNT; i++) counts[i] = 0;
+  for (size_t i = 0; i < global_ctx.cap; i++)
+    for (uop *e = global_ctx.table[i]; e; e = e->next) counts[e->op]++;
+}
+
 uop_ctx *uop_arena_new(void) {
   uop_ctx *c = cg_xcalloc(1, sizeof *c);
   c->arena = 1;

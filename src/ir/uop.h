@@ -75,6 +75,7 @@ uop_ctx *uop_arena_new(void);                /* a throwaway context for one kern
 void uop_arena_free(uop_ctx *c);
 void uop_global_shutdown(void);              /* free the intern table at exit */
 size_t uop_global_live(void);                /* live nodes in the global context (leak checks) */
+void uop_global_histogram(size_t counts[OP_COUNT]); /* live nodes per op (leak hunting) */
 
 /* Intern a node. In the global context the result is a new reference (release with uop_unref);
    sources gain a reference held by the node. `shape` is stored only when the node is new. */
