@@ -22,6 +22,7 @@
 
 #define ELEMS (INT64_C(1) << 24) /* 16M floats = 64 MiB: well past the 32 MiB L3 */
 #define CASE_BUDGET_S 3.0        /* stop repeating a case after this much wall time */
+#define MATMUL_MAX_S 45.0        /* skip matmul 2048 if one run would take longer (slow matmul) */
 
 static double now_s(void) {
   struct timespec ts;
@@ -214,12 +215,13 @@ static const char *error_text(const char *fallback) {
   return e && *e ? e : fallback;
 }
 
-static void report_case(bench_case *c) {
+/* measure and print one case; returns its throughput (0 on failure) */
+static double report_case(bench_case *c) {
   case_result r;
   if (run_case(c, &r) != 0) {
     emit_error(c->name, error_text("wrong result (check against a host recomputation failed)"));
     cg_clear_error();
-    return;
+    return 0;
   }
   int per_s = !strcmp(c->unit, "GFLOPS") || !strcmp(c->unit, "GB/s");
   char extra[256];
@@ -228,7 +230,9 @@ static void report_case(bench_case *c) {
            "\"reps\": %d, \"kernels\": %d, \"wall_value\": %.6g",
            r.kernel_s * 1e3, r.wall_s * 1e3, r.first_wall_s * 1e3, r.reps, r.kernels,
            c->work / r.wall_s * 1e-9);
-  emit(c->name, per_s ? c->work / r.kernel_s * 1e-9 : r.kernel_s * 1e3, c->unit, extra);
+  double value = per_s ? c->work / r.kernel_s * 1e-9 : r.kernel_s * 1e3;
+  emit(c->name, value, c->unit, extra);
+  return value;
 }
 
 static void free_case(bench_case *c) {
@@ -267,16 +271,39 @@ static int check_matmul(bench_case *c, cg_tensor *out) {
   return check_sampled(out, c->n * c->n, ref_matmul, c, 1e-3);
 }
 
-static void bench_matmul(int64_t n, int max_reps) {
+/* returns the GFLOPS reached (0 on failure), so the caller can skip sizes that would run too long */
+static double bench_matmul(int64_t n, int max_reps) {
   char name[64];
   snprintf(name, sizeof name, "matmul_fp32_%lld", (long long)n);
   bench_case c = {.name = name, .unit = "GFLOPS", .work = 2.0 * (double)n * n * n,
                   .max_reps = max_reps, .build = build_matmul, .check = check_matmul, .n = n};
   c.in[0] = make_input(CG_SHAPE(n, n), 1, -0.5f);
   c.in[1] = make_input(CG_SHAPE(n, n), 2, -0.5f);
+  double gflops = 0;
   if (!c.in[0] || !c.in[1]) emit_error(name, error_text("could not build inputs"));
-  else report_case(&c);
+  else gflops = report_case(&c);
   free_case(&c);
+  return gflops;
+}
+
+static void emit_skip(const char *name, const char *why) {
+  printf("{\"name\": \"%s\", \"skipped\": \"%s\"}\n", name, why);
+  fflush(stdout);
+}
+
+/* 512 and 1024 always run; 2048 only if 1024's speed says one repetition fits the time limit */
+static void bench_matmuls(void) {
+  bench_matmul(512, 10);
+  double g1024 = bench_matmul(1024, 5);
+  double predicted_s = g1024 > 0 ? 2.0 * 2048 * 2048 * 2048 / (g1024 * 1e9) : 1e30;
+  if (predicted_s > MATMUL_MAX_S) {
+    char why[128];
+    snprintf(why, sizeof why, "one run would take about %.0f s at the 1024 speed (limit %.0f s)",
+             predicted_s, MATMUL_MAX_S);
+    emit_skip("matmul_fp32_2048", why);
+    return;
+  }
+  bench_matmul(2048, 2);
 }
 
 /* ---- elementwise a*b+c ----------------------------------------------------------------------- */
@@ -413,10 +440,7 @@ int main(int argc, char **argv) {
     bench_muladd();
     bench_sum();
     bench_softmax();
-    /* the naive matmul runs ~10 GFLOPS: few reps for the big ones keep the run short */
-    bench_matmul(512, 10);
-    bench_matmul(1024, 5);
-    bench_matmul(2048, 2);
+    bench_matmuls();
   }
   cg_shutdown();
   return rc ? 1 : 0;

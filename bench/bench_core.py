@@ -190,6 +190,9 @@ class Report:
 
     def value(self, recs, name):
         rec = recs.get(name)
+        if rec is not None and "skipped" in rec:
+            note(f"{name}: skipped: {rec['skipped']}")
+            return None, {}
         if rec is None or "error" in rec:
             note(f"{name}: FAILED: {rec.get('error') if rec else 'no result'}")
             self.failed = True
