@@ -106,6 +106,17 @@ static void test_error_leaves_tensors_intact(void) {
   CHECK(th_max_diff(y, e2, 6) == 0);
 }
 
+static void test_error_out_of_memory_realize_is_atomic(void) {
+  cg_tensor *x = cg_mul_s(m23(), 3);
+  cg_tensor *huge = cg_add_s(cg_zeros(CG_SHAPE(1LL << 22, 1LL << 22), CG_F32), 1); /* 64 TiB */
+  cg_tensor *both[2] = {x, huge};
+  CHECK(cg_realize_all(both, 2) == -1);
+  CHECK(strstr(cg_last_error(), "out of memory") != NULL);
+  /* nothing ran, nothing changed: x is still lazy and still correct */
+  float expect[6] = {3, 6, 9, 12, 15, 18};
+  CHECK(th_max_diff(x, expect, 6) == 0);
+}
+
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"error_shape_mismatch", test_error_shape_mismatch},
@@ -117,6 +128,7 @@ int main(int argc, char **argv) {
     {"error_unknown_device", test_error_unknown_device},
     {"error_variable_range", test_error_variable_range},
     {"error_leaves_tensors_intact", test_error_leaves_tensors_intact},
+    {"error_out_of_memory_realize_is_atomic", test_error_out_of_memory_realize_is_atomic},
     {NULL, NULL}};
   return th_run(tests, argc, argv);
 }

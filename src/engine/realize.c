@@ -145,6 +145,17 @@ static int run_copy(cg_schedule *s, cg_sched_item *it) {
   return rc;
 }
 
+static void debug_summary(const cg_stats *before) {
+  if (cg_env_get()->debug < 2) return;
+  cg_stats now = cg_get_stats();
+  double t = now.time_s - before->time_s;
+  fprintf(stderr, "*** realize: %lld kernels (%lld compiled, %lld from disk), %.3f ms, %.2f GFLOPS, %.2f GB/s\n",
+          (long long)(now.kernels_run - before->kernels_run),
+          (long long)(now.kernels_compiled - before->kernels_compiled),
+          (long long)(now.kernels_cached - before->kernels_cached), t * 1e3,
+          t > 0 ? (now.flops - before->flops) / t * 1e-9 : 0, t > 0 ? (now.bytes - before->bytes) / t * 1e-9 : 0);
+}
+
 static int run_all(cg_schedule *s, prepared *list) {
   static int launches; /* numbering for DEBUG lines */
   for (int i = 0; i < s->nitems; i++) {
@@ -217,6 +228,7 @@ int cg_realize_all(cg_tensor **ts, int n) {
     targets[i] = ts[i]->u;
   }
   cg_schedule s;
+  cg_stats before = cg_get_stats();
   if (cg_schedule_build(&s, targets, n) != 0) return -1;
   prepared *list = cg_xcalloc(s.nitems ? s.nitems : 1, sizeof *list);
   int rc = 0;
@@ -226,6 +238,7 @@ int cg_realize_all(cg_tensor **ts, int n) {
   if (!rc && s.nitems) cg_stats_add_schedule();
   if (!rc) rc = run_all(&s, list);
   if (!rc) commit(&s, ts, n);
+  if (!rc && s.nitems) debug_summary(&before);
   cleanup(&s, list);
   return rc;
 }
