@@ -160,7 +160,9 @@ static void flatten_node(flattener *F, uop *u) {
     while (k < p->nvars && p->vars[k] != u->ptr) k++;
     in.ival2 = k; /* argument slot */
   }
-  if (cg_op_is_alu(u->op)) F->p->flops += F->trip;
+  /* FLOPs: value arithmetic and accumulation, not index math (int64 is the index type) */
+  if ((cg_op_is_alu(u->op) || u->op == OP_ASSIGN) && u->dtype != CG_I64 && u->dtype != CG_BOOL)
+    F->p->flops += F->trip;
   int at = add_ins(F, in);
   cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(at + 1));
 }
