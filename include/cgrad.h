@@ -43,10 +43,13 @@ int cg_dtype_from_name(const char *name);         /* dtype for "float32"/"f32"/.
 cg_dtype cg_promote(cg_dtype a, cg_dtype b);      /* tinygrad's least upper dtype of a and b */
 
 /* ---- shapes and axes, passed by value --------------------------------------------------------- */
-typedef struct { int ndim; int64_t d[CG_MAX_DIMS]; } cg_shape;
+typedef struct cg_variable cg_variable;
+/* A dim with var[i] set is symbolic: its extent is the variable's bound value (d[i] reports it;
+   kernels compile once for every value). CG_SHAPE leaves var[] empty. */
+typedef struct { int ndim; int64_t d[CG_MAX_DIMS]; cg_variable *var[CG_MAX_DIMS]; } cg_shape;
 typedef struct { int n; int v[CG_MAX_DIMS]; } cg_axes;   /* n == -1 means "all axes" */
-#define CG_SHAPE(...) ((cg_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
-#define CG_SCALAR_SHAPE ((cg_shape){0, {0}})
+#define CG_SHAPE(...) ((cg_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}, {0}})
+#define CG_SCALAR_SHAPE ((cg_shape){0, {0}, {0}})
 #define CG_AXES(...) ((cg_axes){sizeof((int[]){__VA_ARGS__}) / sizeof(int), {__VA_ARGS__}})
 #define CG_ALL ((cg_axes){-1, {0}})
 
@@ -82,8 +85,9 @@ int cg_realize_all(cg_tensor **ts, int n);         /* realize several at once (o
 int cg_to_data(cg_tensor *t, void *out, size_t nbytes); /* realize and copy out (row-major) */
 double cg_item(cg_tensor *t);                      /* value of a one-element tensor (NAN on error) */
 int cg_ndim(const cg_tensor *t);                   /* number of dimensions; -1 for NULL */
-cg_shape cg_get_shape(const cg_tensor *t);         /* the shape (ndim 0 for a scalar or NULL) */
-int64_t cg_numel(const cg_tensor *t);              /* number of elements */
+cg_shape cg_get_shape(const cg_tensor *t);         /* the shape (ndim 0 for a scalar or NULL);
+                                                      symbolic dims report their bound value */
+int64_t cg_numel(const cg_tensor *t);              /* number of elements (at the bound values) */
 cg_dtype cg_get_dtype(const cg_tensor *t);         /* element type */
 const char *cg_get_device(const cg_tensor *t);     /* device name, e.g. "CPU" */
 void cg_print(cg_tensor *t);                       /* realize and print to stdout */
@@ -171,11 +175,13 @@ cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel
 cg_tensor *cg_to(cg_tensor *a, const char *device);  /* copy to another device */
 
 /* ---- bound variables: symbolic integers whose value changes without recompiling ------------------ */
-typedef struct cg_variable cg_variable;
 cg_variable *cg_variable_new(const char *name, int64_t min, int64_t max); /* names are unique per program */
 int cg_variable_bind(cg_variable *v, int64_t value);           /* -1 if value is outside [min, max] */
 int64_t cg_variable_value(const cg_variable *v);               /* the bound value */
 cg_tensor *cg_variable_tensor(cg_variable *v);                 /* 0-d int32 tensor reading the variable */
+/* a[..., begin:end, ...] on one axis where end is a variable: a view of symbolic size end-begin
+   (e.g. the filled part of a KV cache); needs begin <= min and max <= the axis size. */
+cg_tensor *cg_shrink_to(cg_tensor *a, int axis, int64_t begin, cg_variable *end);
 void cg_variable_free(cg_variable *v);                         /* release (tensors using it keep it alive) */
 
 /* ---- devices and stats ----------------------------------------------------------------------------- */

@@ -189,11 +189,7 @@ cg_program *cg_linearize(const cg_lowered *l) {
   block *body = block_new(&L, NULL, NULL), *cur = body;
   /* open the output loops, outermost first, in range-id order */
   uop *store = l->sink->src[0];
-  for (int g = 0; g < l->nglobal; g++) {
-    uop *end = uop_const_int(l->c, CG_I64, l->global_size[g]);
-    uop *r = uop_new(l->c, OP_RANGE, CG_I64, &end, 1, (uop_arg){.ival = g, .ival2 = RANGE_GLOBAL}, NULL);
-    cur = open_loop(&L, cur, r);
-  }
+  for (int g = 0; g < l->nglobal; g++) cur = open_loop(&L, cur, l->global_range[g]);
   emit(&L, l->sink, cur);
   (void)store;
 
@@ -208,10 +204,14 @@ cg_program *cg_linearize(const cg_lowered *l) {
   flattener F = {.p = p, .trip = 1};
   flatten(&F, body);
   p->thread_ins = -1;
+  p->thread_var = -1;
   for (int i = 0; i < p->nins; i++)
     if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_GLOBAL) {
       p->thread_ins = i;
       p->thread_size = l->global_size[0];
+      /* a symbolic outer loop is split by its bound value at launch */
+      const cg_inst *end = &p->ins[p->ins[i].src[0]];
+      p->thread_var = end->op == OP_DEFINE_VAR ? (int)end->ival2 : -1;
       break;
     }
   for (int i = 0; i < l->nparams; i++)

@@ -26,11 +26,30 @@ static uop *land(lowerer *L, uop *a, uop *b) {
   return uop_alu(L->c, OP_AND, CG_BOOL, a, b);
 }
 
-static uop *new_range(lowerer *L, int64_t size, int kind) {
-  uop *end = idx_const(L, size);
+static uop *var_node(lowerer *L, cg_variable *v, int dtype) {
+  cg_lowered *o = L->out;
+  int k = 0;
+  while (k < o->nvars && o->vars[k] != v) k++;
+  if (k == o->nvars) {
+    if (o->nvars == 16) {
+      cg_set_error("kernel reads more than 16 variables");
+      L->failed = 1;
+      return idx_const(L, 0);
+    }
+    o->vars[o->nvars++] = v;
+  }
+  uop_arg a = {.ival = v->min, .ival2 = v->max, .ptr = v};
+  return uop_new(L->c, OP_DEFINE_VAR, dtype, NULL, 0, a, NULL);
+}
+
+/* a loop over dim i of shape s: to a constant, or to a variable's value */
+static uop *new_range(lowerer *L, cg_shape s, int i, int kind) {
+  uop *end = s.var[i] ? var_node(L, s.var[i], CG_I64) : idx_const(L, s.d[i]);
   uop_arg a = {.ival = L->next_range++, .ival2 = kind};
   return uop_new(L->c, OP_RANGE, CG_I64, &end, 1, a, NULL);
 }
+
+static int unit_dim(cg_shape s, int i) { return s.d[i] == 1 && !s.var[i]; }
 
 /* row-major linear index of idx within shape */
 static uop *linear_index(lowerer *L, uop **idx, cg_shape shape) {
@@ -118,8 +137,8 @@ static uop *lower_reduce(lowerer *L, uop *node, uop **idx, uop *valid) {
   int n = 1;
   for (int i = 0; i < in.ndim; i++) {
     if (!node->v[i]) { nidx[i] = idx[i]; continue; }
-    if (in.d[i] == 1) { nidx[i] = idx_const(L, 0); continue; }
-    nidx[i] = src[n++] = new_range(L, in.d[i], RANGE_REDUCE);
+    if (unit_dim(in, i)) { nidx[i] = idx_const(L, 0); continue; }
+    nidx[i] = src[n++] = new_range(L, in, i, RANGE_REDUCE);
   }
   src[0] = value(L, node->src[0], nidx, valid);
   if (n == 1) return src[0];
@@ -136,7 +155,7 @@ static uop *lower_movement(lowerer *L, uop *node, uop **idx, uop *valid) {
     for (int i = 0; i < in.ndim; i++) nidx[node->v[i]] = idx[i];
     break;
   case OP_EXPAND:
-    for (int i = 0; i < in.ndim; i++) nidx[i] = in.d[i] == 1 ? idx_const(L, 0) : idx[i];
+    for (int i = 0; i < in.ndim; i++) nidx[i] = unit_dim(in, i) ? idx_const(L, 0) : idx[i];
     break;
   case OP_SHRINK:
     for (int i = 0; i < in.ndim; i++)
@@ -157,18 +176,7 @@ static uop *lower_leaf(lowerer *L, uop *node, uop **idx) {
     return cg_dtype_is_float(node->dtype) ? uop_const_float(L->c, node->dtype, node->fval)
                                           : uop_const_int(L->c, node->dtype, node->ival);
   case OP_IOTA: return uop_alu(L->c, OP_CAST, node->dtype, idx[0], NULL);
-  default: { /* DEFINE_VAR */
-    cg_variable *v = node->ptr;
-    cg_lowered *o = L->out;
-    int k = 0;
-    while (k < o->nvars && o->vars[k] != v) k++;
-    if (k == o->nvars) {
-      if (o->nvars == 16) { cg_set_error("kernel reads more than 16 variables"); L->failed = 1; return idx_const(L, 0); }
-      o->vars[o->nvars++] = v;
-    }
-    uop_arg a = {.ival = v->min, .ival2 = v->max, .ptr = v};
-    return uop_new(L->c, OP_DEFINE_VAR, node->dtype, NULL, 0, a, NULL);
-  }
+  default: return var_node(L, node->ptr, node->dtype); /* DEFINE_VAR */
   }
 }
 
@@ -199,9 +207,9 @@ int cg_lower(cg_schedule *s, cg_sched_item *it, cg_lowered *out) {
   param_for(&L, root); /* parameter 0: the output */
   uop *idx[CG_MAX_DIMS];
   for (int i = 0; i < root->shape.ndim; i++) {
-    if (root->shape.d[i] == 1) { idx[i] = idx_const(&L, 0); continue; }
-    out->global_size[out->nglobal++] = root->shape.d[i];
-    idx[i] = new_range(&L, root->shape.d[i], RANGE_GLOBAL);
+    if (unit_dim(root->shape, i)) { idx[i] = idx_const(&L, 0); continue; }
+    out->global_size[out->nglobal] = root->shape.d[i];
+    idx[i] = out->global_range[out->nglobal++] = new_range(&L, root->shape, i, RANGE_GLOBAL);
   }
   uop *v = value(&L, root, idx, NULL);
   uop *src[3] = {cg_ptrmap_get(&L.params, root), linear_index(&L, idx, root->shape), v};

@@ -15,7 +15,8 @@ typedef struct {
   void *vars[16];       /* cg_variable* read by the kernel */
   int nvars;
   int nglobal;          /* output ranges, outermost first, are RANGE ids 0..nglobal-1 */
-  int64_t global_size[CG_MAX_DIMS];
+  int64_t global_size[CG_MAX_DIMS];   /* maximum trip counts */
+  uop *global_range[CG_MAX_DIMS];     /* their RANGE nodes (end: a CONST or a DEFINE_VAR) */
   int next_range;       /* first unused RANGE id (opts add ranges) */
   char opts[256];       /* applied optimizations, for DEBUG=3 */
 } cg_lowered;

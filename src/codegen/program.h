@@ -27,6 +27,7 @@ typedef struct cg_program {
   int nvars;
   int thread_ins;       /* instruction index of the thread-split RANGE, or -1 */
   int64_t thread_size;  /* its trip count (split across the pool) */
+  int thread_var;       /* argument slot of a variable trip count, or -1 */
   double flops, bytes;  /* estimates per launch */
   char *source;         /* rendered C (CPU dialect) */
   uint64_t key;         /* hash of the source */

@@ -21,17 +21,25 @@ typedef struct {
   int cached;
 } prepared;
 
-static void name_kernel(cg_program *p, const cg_lowered *l) {
+/* E_ (elementwise) or r_ (reduce), then the output loop sizes, then r/u + the inner loop sizes;
+   a variable trip count shows as the variable's name. */
+static int name_loop(cg_program *p, int n, const char *prefix, const cg_inst *end) {
+  if (end->op == OP_DEFINE_VAR)
+    return snprintf(p->name + n, sizeof p->name - n, "_%s%s", prefix, ((cg_variable *)p->vars[end->ival2])->name);
+  return snprintf(p->name + n, sizeof p->name - n, "_%s%lld", prefix, (long long)end->ival);
+}
+
+static void name_kernel(cg_program *p) {
   int reduce = 0, n = 0;
   for (int i = 0; i < p->nins; i++) reduce |= p->ins[i].op == OP_DEFINE_ACC;
   n = snprintf(p->name, sizeof p->name, "%s", reduce ? "r" : "E");
-  for (int g = 0; g < l->nglobal && n < 100; g++)
-    n += snprintf(p->name + n, sizeof p->name - n, "_%lld", (long long)l->global_size[g]);
-  for (int i = 0; i < p->nins && n < 100; i++)
-    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 != RANGE_GLOBAL && p->ins[p->ins[i].src[0]].op == OP_CONST)
-      n += snprintf(p->name + n, sizeof p->name - n, "%s%lld", reduce ? "_r" : "_u",
-                    (long long)p->ins[p->ins[i].src[0]].ival);
-  if (l->nglobal == 0 && !reduce) snprintf(p->name + n, sizeof p->name - n, "_1");
+  for (int i = 0; i < p->nins && n < 90; i++) {
+    const cg_inst *in = &p->ins[i];
+    if (in->op != OP_RANGE) continue;
+    const char *prefix = in->ival2 == RANGE_GLOBAL ? "" : in->ival2 == RANGE_UPCAST ? "u" : "r";
+    n += name_loop(p, n, prefix, &p->ins[in->src[0]]);
+  }
+  if (n == 1) snprintf(p->name + n, sizeof p->name - n, "_1");
 }
 
 static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
@@ -41,7 +49,7 @@ static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
   if (cg_lower(s, it, &l) != 0) return -1;
   cg_optimize(&l);
   cg_program *p = cg_linearize(&l);
-  name_kernel(p, &l);
+  name_kernel(p);
   if (cg_env_get()->debug >= 3) {
     cg_sbuf b = {0};
     cg_opt_describe(&l, &b);

@@ -197,7 +197,7 @@ static void run_part(void *vctx, int i) {
 
 static int cpu_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
   cpu_kernel *k = handle;
-  int64_t size = p->thread_ins >= 0 ? p->thread_size : 1;
+  int64_t size = p->thread_ins < 0 ? 1 : p->thread_var >= 0 ? vars[p->thread_var] : p->thread_size;
   int threads = cg_pool_threads();
   /* small kernels are not worth waking the pool */
   int parts = (p->flops + p->bytes) < 65536 ? 1 : (int)(size < threads ? size : threads);

@@ -10,21 +10,12 @@ static int valid_dtype(int dt, const char *who) {
   return 0;
 }
 
-static int valid_shape(cg_shape s, const char *who) {
-  if (s.ndim < 0 || s.ndim > CG_MAX_DIMS) {
-    cg_set_error("%s: %d dimensions (at most %d)", who, s.ndim, CG_MAX_DIMS);
-    return 0;
-  }
-  for (int i = 0; i < s.ndim; i++)
-    if (s.d[i] < 0) {
-      cg_set_error("%s: negative dimension %lld", who, (long long)s.d[i]);
-      return 0;
-    }
-  return 1;
-}
-
 cg_tensor *cg_from_data(const void *data, cg_dtype dt, cg_shape shape, const char *device) {
-  if (!valid_dtype(dt, "cg_from_data") || !valid_shape(shape, "cg_from_data")) return NULL;
+  if (!valid_dtype(dt, "cg_from_data") || !shape_check(shape, "cg_from_data")) return NULL;
+  if (shape_has_var(shape)) {
+    cg_set_error("cg_from_data: data needs a concrete shape (no variables)");
+    return NULL;
+  }
   int dev = device ? cg_device_lookup(device) : cg_device_default_index();
   if (dev < 0) return NULL;
   size_t n = (size_t)shape_numel(shape) * cg_dtype_size(dt);
@@ -63,12 +54,13 @@ cg_tensor *cg_scalar(double value, cg_dtype dt) {
 
 static cg_tensor *broadcast_to(cg_tensor *t, cg_shape shape) {
   cg_shape ones = shape;
-  for (int i = 0; i < ones.ndim; i++) ones.d[i] = 1;
+  for (int i = 0; i < ones.ndim; i++) shape_set(&ones, i, 1);
   return cg_expand(cg_reshape(t, ones), shape);
 }
 
 static cg_tensor *full_impl(cg_shape shape, double value, cg_dtype dt) {
-  if (!valid_dtype(dt, "cg_full") || !valid_shape(shape, "cg_full")) return NULL;
+  if (!valid_dtype(dt, "cg_full") || !shape_check(shape, "cg_full")) return NULL;
+  shape = shape_norm(shape);
   return broadcast_to(cg_scalar(value, dt), shape);
 }
 cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dt) { SCOPED(full_impl(shape, value, dt)); }

@@ -5,19 +5,22 @@
 #include "tensor.h"
 
 int tbroadcast(cg_tensor **a, cg_tensor **b) {
-  cg_shape sa = (*a)->u->shape, sb = (*b)->u->shape, out;
+  cg_shape sa = (*a)->u->shape, sb = (*b)->u->shape, out = {0};
   out.ndim = sa.ndim > sb.ndim ? sa.ndim : sb.ndim;
   for (int i = 0; i < out.ndim; i++) {
-    int64_t da = i < out.ndim - sa.ndim ? 1 : sa.d[i - (out.ndim - sa.ndim)];
-    int64_t db = i < out.ndim - sb.ndim ? 1 : sb.d[i - (out.ndim - sb.ndim)];
-    if (da != db && da != 1 && db != 1) {
+    int ia = i - (out.ndim - sa.ndim), ib = i - (out.ndim - sb.ndim);
+    int64_t da = ia < 0 ? 1 : sa.d[ia], db = ib < 0 ? 1 : sb.d[ib];
+    cg_variable *va = ia < 0 ? NULL : sa.var[ia], *vb = ib < 0 ? NULL : sb.var[ib];
+    int a_one = da == 1 && !va, b_one = db == 1 && !vb;
+    if (!(da == db && va == vb) && !a_one && !b_one) {
       char x[128], y[128];
       shape_str(sa, x, sizeof x);
       shape_str(sb, y, sizeof y);
       cg_set_error("cannot broadcast shapes %s and %s", x, y);
       return -1;
     }
-    out.d[i] = da == 1 ? db : da;
+    out.d[i] = a_one ? db : da;
+    out.var[i] = a_one ? vb : va;
   }
   if (!shape_eq(sa, out)) *a = cg_expand(*a, out);
   if (!shape_eq(sb, out)) *b = cg_expand(*b, out);

@@ -5,7 +5,28 @@
 #include "tensor.h"
 
 static cg_tensor *movement(int op, cg_tensor *a, const int64_t *v, int nv, cg_shape out) {
-  return tmake(op, a->u->dtype, &a->u, 1, (uop_arg){.nv = nv, .v = v}, out);
+  uop *src[CG_MAX_DIMS + 1];
+  int n = (op == OP_RESHAPE || op == OP_EXPAND) ? movement_srcs(a->u, out, src) : (src[0] = a->u, 1);
+  return tmake(op, a->u->dtype, src, n, (uop_arg){.nv = nv, .v = v}, out);
+}
+
+/* the dims other than concrete 1s, in order, must match: symbolic dims cannot be split/merged */
+static int same_non_unit_dims(cg_shape a, cg_shape b) {
+  int i = 0, j = 0;
+  for (;;) {
+    while (i < a.ndim && a.d[i] == 1 && !a.var[i]) i++;
+    while (j < b.ndim && b.d[j] == 1 && !b.var[j]) j++;
+    if (i == a.ndim || j == b.ndim) return i == a.ndim && j == b.ndim;
+    if (!shape_dim_eq(a, i++, b, j++)) return 0;
+  }
+}
+
+/* reject an op on a symbolic dim that only works with concrete sizes */
+static int concrete_axis(cg_tensor *a, int axis, const char *who) {
+  if (!a->u->shape.var[axis]) return 1;
+  cg_set_error("%s: axis %d has the variable size %s; only concrete axes can be changed this way",
+               who, axis, a->u->shape.var[axis]->name);
+  return 0;
 }
 
 static cg_tensor *same(cg_tensor *a) { return tensor_wrap(uop_ref(a->u)); }
@@ -15,6 +36,15 @@ static cg_tensor *reshape_impl(cg_tensor *a, cg_shape shape) {
   if (shape.ndim < 0 || shape.ndim > CG_MAX_DIMS) {
     cg_set_error("reshape: %d dimensions (at most %d)", shape.ndim, CG_MAX_DIMS);
     return NULL;
+  }
+  if (shape_has_var(shape) || shape_has_var(a->u->shape)) {
+    shape = shape_norm(shape);
+    if (!same_non_unit_dims(shape, a->u->shape)) {
+      cg_set_error("reshape: a tensor with variable dims can only gain or lose size-1 dims");
+      return NULL;
+    }
+    if (shape_eq(shape, a->u->shape)) return same(a);
+    return movement(OP_RESHAPE, a, shape.d, shape.ndim, shape);
   }
   int infer = -1;
   int64_t known = 1;
@@ -48,7 +78,7 @@ static cg_tensor *permute_impl(cg_tensor *a, cg_axes order) {
     return NULL;
   }
   int64_t perm[CG_MAX_DIMS];
-  cg_shape out = {nd, {0}};
+  cg_shape out = {nd, {0}, {0}};
   int identity = 1;
   for (int i = 0; i < nd; i++) {
     int ax = norm_axis(order.v[i], nd);
@@ -59,6 +89,7 @@ static cg_tensor *permute_impl(cg_tensor *a, cg_axes order) {
     }
     perm[i] = ax;
     out.d[i] = a->u->shape.d[ax];
+    out.var[i] = a->u->shape.var[ax];
     identity &= ax == i;
   }
   if (identity) return same(a);
@@ -86,12 +117,16 @@ static cg_tensor *expand_impl(cg_tensor *a, cg_shape shape) {
     cg_set_error("expand: cannot expand %d dimensions to %d", in.ndim, shape.ndim);
     return NULL;
   }
+  shape = shape_norm(shape);
   int lead = shape.ndim - in.ndim;
-  cg_shape padded = {shape.ndim, {0}};
+  cg_shape padded = {shape.ndim, {0}, {0}};
   for (int i = 0; i < shape.ndim; i++) {
-    int64_t d = i < lead ? 1 : in.d[i - lead];
-    if (shape.d[i] == -1) shape.d[i] = d;
-    if (d != shape.d[i] && d != 1) {
+    int k = i - lead;
+    int64_t d = k < 0 ? 1 : in.d[k];
+    cg_variable *v = k < 0 ? NULL : in.var[k];
+    if (shape.d[i] == -1 && !shape.var[i]) shape.d[i] = d, shape.var[i] = v;
+    int unit = d == 1 && !v;
+    if (!unit && !(d == shape.d[i] && v == shape.var[i])) {
       char x[128], y[128];
       shape_str(in, x, sizeof x);
       shape_str(shape, y, sizeof y);
@@ -99,6 +134,7 @@ static cg_tensor *expand_impl(cg_tensor *a, cg_shape shape) {
       return NULL;
     }
     padded.d[i] = d;
+    padded.var[i] = v;
   }
   cg_tensor *r = lead ? cg_reshape(a, padded) : a;
   CG_CHECK(r);
@@ -122,6 +158,7 @@ static cg_tensor *pad_impl(cg_tensor *a, const int64_t (*pad)[2], int npad, doub
       cg_set_error("pad: negative padding on axis %d (use shrink)", i);
       return NULL;
     }
+    if ((pad[i][0] || pad[i][1]) && !concrete_axis(a, i, "pad")) return NULL;
     flat[2 * i] = pad[i][0];
     flat[2 * i + 1] = pad[i][1];
     out.d[i] += pad[i][0] + pad[i][1];
@@ -153,6 +190,7 @@ static cg_tensor *shrink_impl(cg_tensor *a, const int64_t (*arg)[2], int narg) {
                    (long long)arg[i][0], (long long)arg[i][1], i, (long long)a->u->shape.d[i]);
       return NULL;
     }
+    if ((arg[i][0] || arg[i][1] != a->u->shape.d[i]) && !concrete_axis(a, i, "shrink")) return NULL;
     flat[2 * i] = arg[i][0];
     flat[2 * i + 1] = arg[i][1];
     out.d[i] = arg[i][1] - arg[i][0];
@@ -170,7 +208,7 @@ static cg_tensor *flip_impl(cg_tensor *a, cg_axes axes) {
   int n = axes.n < 0 ? nd : axes.n, any = 0;
   for (int i = 0; i < n; i++) {
     int ax = axes.n < 0 ? i : norm_axis(axes.v[i], nd);
-    if (ax < 0) return NULL;
+    if (ax < 0 || !concrete_axis(a, ax, "flip")) return NULL;
     flags[ax] ^= 1;
     any = 1;
   }
@@ -210,10 +248,11 @@ static cg_tensor *slice_impl(cg_tensor *a, int axis, int64_t start, int64_t stop
   padpair[ax][1] = count * step - len;
   r = cg_pad(r, padpair, nd, 0);
   CG_CHECK(r);
-  cg_shape split = {nd + 1, {0}};
+  cg_shape split = {nd + 1, {0}, {0}};
   for (int i = 0, j = 0; i < nd; i++) {
-    if (i == ax) { split.d[j++] = count; split.d[j++] = step; }
-    else split.d[j++] = r->u->shape.d[i];
+    if (i == ax) { split.d[j++] = count; split.d[j++] = step; continue; }
+    split.var[j] = r->u->shape.var[i];
+    split.d[j++] = r->u->shape.d[i];
   }
   r = cg_reshape(r, split);
   int64_t keep[CG_MAX_DIMS][2];
@@ -235,12 +274,14 @@ static cg_tensor *cat_impl(cg_tensor **ts, int n, int axis) {
   cg_shape base = ts[0]->u->shape;
   int ax = norm_axis(axis, base.ndim);
   if (ax < 0) return NULL;
+  for (int i = 0; i < n; i++)
+    if (!concrete_axis(ts[i], ax, "cat")) return NULL;
   int64_t total = 0;
   cg_dtype dt = ts[0]->u->dtype;
   for (int i = 0; i < n; i++) {
     cg_shape s = ts[i]->u->shape;
     int ok = s.ndim == base.ndim;
-    for (int d = 0; ok && d < s.ndim; d++) ok = d == ax || s.d[d] == base.d[d];
+    for (int d = 0; ok && d < s.ndim; d++) ok = d == ax || shape_dim_eq(s, d, base, d);
     if (!ok) {
       char x[128], y[128];
       shape_str(base, x, sizeof x);
@@ -280,8 +321,12 @@ static cg_tensor *stack_impl(cg_tensor **ts, int n, int axis) {
     return NULL;
   }
   for (int i = 0; i < n; i++) {
-    cg_shape s = ts[i]->u->shape, u = {s.ndim + 1, {0}};
-    for (int d = 0, j = 0; d <= s.ndim; d++) u.d[d] = d == ax ? 1 : s.d[j++];
+    cg_shape s = ts[i]->u->shape, u = {s.ndim + 1, {0}, {0}};
+    for (int d = 0, j = 0; d <= s.ndim; d++) {
+      if (d == ax) { u.d[d] = 1; continue; }
+      u.var[d] = s.var[j];
+      u.d[d] = s.d[j++];
+    }
     parts[i] = cg_reshape(ts[i], u);
     CG_CHECK(parts[i]);
   }
@@ -301,3 +346,34 @@ cg_tensor *cg_to(cg_tensor *a, const char *device) {
   if (dev == a->u->dev) return same(a);
   return tmake(OP_COPY, a->u->dtype, &a->u, 1, (uop_arg){.ival2 = dev}, a->u->shape);
 }
+
+/* a[begin:end] along axis with end a variable: a SHRINK whose size is symbolic. The variable's
+   DEFINE_VAR node is a source, so the view depends on (and keeps alive) the variable. */
+static cg_tensor *shrink_to_impl(cg_tensor *a, int axis, int64_t begin, cg_variable *end) {
+  CG_CHECK(a);
+  int nd = a->u->shape.ndim, ax = norm_axis(axis, nd);
+  if (ax < 0 || !concrete_axis(a, ax, "shrink_to")) return NULL;
+  if (!end || begin < 0 || begin > end->min || end->max > a->u->shape.d[ax]) {
+    cg_set_error("shrink_to: need 0 <= begin <= the variable's min and its max <= %lld",
+                 (long long)a->u->shape.d[ax]);
+    return NULL;
+  }
+  int64_t flat[2 * CG_MAX_DIMS];
+  cg_shape out = a->u->shape;
+  for (int i = 0; i < nd; i++) flat[2 * i] = 0, flat[2 * i + 1] = a->u->shape.d[i];
+  flat[2 * ax] = begin;
+  flat[2 * ax + 1] = end->max;
+  out.d[ax] = end->max - begin;
+  out.var[ax] = end;
+  if (begin) { /* begin shifts the symbolic size: express only the common case */
+    cg_set_error("shrink_to: begin must be 0 for now (the size is the variable itself)");
+    return NULL;
+  }
+  uop *src[2];
+  cg_tensor *v = cg_variable_tensor(end);
+  CG_CHECK(v);
+  src[0] = a->u;
+  src[1] = v->u;
+  return tmake(OP_SHRINK, a->u->dtype, src, 2, (uop_arg){.nv = 2 * nd, .v = flat}, out);
+}
+cg_tensor *cg_shrink_to(cg_tensor *a, int axis, int64_t begin, cg_variable *end) { SCOPED(shrink_to_impl(a, axis, begin, end)); }

@@ -33,7 +33,7 @@ static int64_t split_factor(int64_t n) {
 static uop *reduce_node(int op, uop *src, const int64_t *flags) {
   cg_shape kept = src->shape;
   for (int i = 0; i < kept.ndim; i++)
-    if (flags[i]) kept.d[i] = 1;
+    if (flags[i]) shape_set(&kept, i, 1);
   uop_arg arg = {.ival = op, .nv = kept.ndim, .v = flags};
   return tnode(OP_REDUCE_AXIS, src->dtype, &src, 1, arg, kept);
 }
@@ -41,13 +41,14 @@ static uop *reduce_node(int op, uop *src, const int64_t *flags) {
 static cg_tensor *split_reduce(int op, cg_tensor *a, const int64_t *flags, cg_shape kept) {
   cg_shape s = a->u->shape;
   int64_t out = shape_numel(kept), total = shape_numel(s);
-  if (s.ndim >= CG_MAX_DIMS || out * 64 > total || total < 65536 || out > 1024) return NULL;
+  if (s.ndim >= CG_MAX_DIMS || out * 64 > total || total < 65536 || out > 1024 || shape_has_var(s))
+    return NULL;
   int ax = -1;
   for (int i = 0; i < s.ndim; i++)
     if (flags[i] && (ax < 0 || s.d[i] > s.d[ax])) ax = i;
   int64_t p = split_factor(s.d[ax]);
   if (!p) return NULL;
-  cg_shape split = {s.ndim + 1, {0}};
+  cg_shape split = {s.ndim + 1, {0}, {0}};
   int64_t f1[CG_MAX_DIMS], f2[CG_MAX_DIMS];
   for (int i = 0, j = 0; i < s.ndim; i++, j++) {
     split.d[j] = i == ax ? p : s.d[i];
@@ -73,11 +74,16 @@ cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   int nd = a->u->shape.ndim;
   int64_t flags[CG_MAX_DIMS];
   if (axes_flags(axes, nd, flags)) return NULL;
-  cg_shape kept = a->u->shape, dropped = {0, {0}};
+  cg_shape kept = a->u->shape, dropped = {0, {0}, {0}};
   int any = 0;
   for (int i = 0; i < nd; i++) {
-    if (flags[i]) { any |= kept.d[i] != 1; kept.d[i] = 1; }
-    else dropped.d[dropped.ndim++] = kept.d[i];
+    if (flags[i]) {
+      any |= kept.d[i] != 1 || kept.var[i];
+      shape_set(&kept, i, 1);
+    } else {
+      dropped.var[dropped.ndim] = kept.var[i];
+      dropped.d[dropped.ndim++] = kept.d[i];
+    }
   }
   cg_tensor *r;
   if (!any || nd == 0) {
@@ -115,35 +121,42 @@ cg_tensor *cg_prod(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(prod_impl(a
 cg_tensor *cg_max(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(max_impl(a, axes, keepdim)); }
 cg_tensor *cg_min(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(min_impl(a, axes, keepdim)); }
 
-static int64_t reduced_count(cg_tensor *a, cg_axes axes) {
+/* The number of reduced elements as a 0-d float tensor: a constant, or a product with the
+   variables of symbolic dims (so a mean stays right for every bound value). */
+static cg_tensor *reduced_count(cg_tensor *a, cg_axes axes, cg_dtype dt, double minus) {
   int nd = a->u->shape.ndim;
   int64_t flags[CG_MAX_DIMS], n = 1;
-  if (axes_flags(axes, nd, flags)) return -1;
-  for (int i = 0; i < nd; i++)
-    if (flags[i]) n *= a->u->shape.d[i];
-  return n;
+  if (axes_flags(axes, nd, flags)) return NULL;
+  cg_tensor *count = NULL;
+  for (int i = 0; i < nd; i++) {
+    if (!flags[i]) continue;
+    if (!a->u->shape.var[i]) { n *= a->u->shape.d[i]; continue; }
+    cg_tensor *v = cg_cast(cg_variable_tensor(a->u->shape.var[i]), dt);
+    count = count ? cg_mul(count, v) : v;
+  }
+  cg_tensor *c = tconst_like(a, (double)n, dt);
+  count = count ? cg_mul(count, c) : c;
+  return minus ? cg_sub(count, tconst_like(a, minus, dt)) : count;
 }
 
 static cg_tensor *mean_impl(cg_tensor *a, cg_axes axes, int keepdim) {
   CG_CHECK(a);
-  int64_t n = reduced_count(a, axes);
-  if (n < 0) return NULL;
   cg_dtype out = cg_dtype_is_float(a->u->dtype) ? a->u->dtype : CG_F32;
-  cg_tensor *s = cg_cast(cg_sum(a, axes, keepdim), out);
-  return cg_mul(s, tconst_like(a, n ? 1.0 / (double)n : NAN, out));
+  cg_tensor *n = reduced_count(a, axes, out, 0);
+  CG_CHECK(n);
+  return cg_div(cg_cast(cg_sum(a, axes, keepdim), out), n);
 }
 cg_tensor *cg_mean(cg_tensor *a, cg_axes axes, int keepdim) { SCOPED(mean_impl(a, axes, keepdim)); }
 
 static cg_tensor *var_impl(cg_tensor *a, cg_axes axes, int keepdim, double correction) {
   CG_CHECK(a);
-  int64_t n = reduced_count(a, axes);
-  if (n < 0) return NULL;
   cg_tensor *x = cg_dtype_is_float(a->u->dtype) ? a : cg_cast(a, CG_F32);
   cg_tensor *d = cg_sub(x, cg_mean(x, axes, 1));
-  double denom = (double)n - correction;
   cg_tensor *s = cg_sum(cg_mul(d, d), axes, keepdim);
   CG_CHECK(s);
-  return cg_mul(s, tconst_like(s, denom > 0 ? 1.0 / denom : INFINITY, s->u->dtype));
+  /* n - correction, clamped at 0 (PyTorch gives inf/nan there) */
+  cg_tensor *denom = cg_maximum(reduced_count(a, axes, s->u->dtype, correction), tconst_like(s, 0, s->u->dtype));
+  return cg_div(s, denom);
 }
 cg_tensor *cg_var(cg_tensor *a, cg_axes axes, int keepdim, double correction) { SCOPED(var_impl(a, axes, keepdim, correction)); }
 
@@ -154,8 +167,12 @@ static cg_tensor *argmax_impl(cg_tensor *a, int axis, int keepdim) {
   if (nd == 0) return cg_cast(cg_mul_s(cg_cast(a, CG_I32), 0), CG_I32);
   int ax = norm_axis(axis, nd);
   if (ax < 0) return NULL;
+  if (a->u->shape.var[ax]) {
+    cg_set_error("argmax: axis %d has a variable size", axis);
+    return NULL;
+  }
   int64_t n = a->u->shape.d[ax];
-  cg_shape col = {nd, {0}};
+  cg_shape col = {nd, {0}, {0}};
   for (int i = 0; i < nd; i++) col.d[i] = i == ax ? n : 1;
   cg_tensor *rev = cg_reshape(cg_arange((double)n, 0, -1, CG_I32), col);
   if (rev) rev = cg_to(rev, cg_get_device(a));
@@ -194,6 +211,20 @@ static cg_tensor *layernorm_impl(cg_tensor *a, int axis, double eps) {
 }
 cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps) { SCOPED(layernorm_impl(a, axis, eps)); }
 
+static cg_shape insert_unit(cg_shape s, int at) {
+  for (int i = s.ndim; i > at; i--) s.d[i] = s.d[i - 1], s.var[i] = s.var[i - 1];
+  shape_set(&s, at, 1);
+  s.ndim++;
+  return s;
+}
+
+static cg_shape remove_dim(cg_shape s, int at) {
+  for (int i = at; i + 1 < s.ndim; i++) s.d[i] = s.d[i + 1], s.var[i] = s.var[i + 1];
+  s.ndim--;
+  return s;
+}
+
+/* x (..., n, k) @ w (..., k, m): (..., n, 1, k) * (..., 1, m, k), summed over k */
 static cg_tensor *matmul_impl(cg_tensor *a, cg_tensor *b) {
   CG_CHECK(a, b);
   int na = a->u->shape.ndim, nb = b->u->shape.ndim;
@@ -201,40 +232,31 @@ static cg_tensor *matmul_impl(cg_tensor *a, cg_tensor *b) {
     cg_set_error("matmul: both operands need at least 1 dimension");
     return NULL;
   }
-  cg_tensor *x = na == 1 ? cg_reshape(a, CG_SHAPE(1, a->u->shape.d[0])) : a;
-  cg_tensor *w = nb == 1 ? cg_reshape(b, CG_SHAPE(b->u->shape.d[0], 1)) : b;
-  CG_CHECK(x, w);
-  cg_shape sx = x->u->shape, sw = w->u->shape;
-  int64_t k = sx.d[sx.ndim - 1];
-  if (sw.d[sw.ndim - 2] != k) {
-    char p[128], q[128];
-    shape_str(a->u->shape, p, sizeof p);
-    shape_str(b->u->shape, q, sizeof q);
-    cg_set_error("matmul: shapes %s and %s do not align (%lld != %lld)", p, q, (long long)k,
-                 (long long)sw.d[sw.ndim - 2]);
-    return NULL;
-  }
-  if (sx.ndim + 1 > CG_MAX_DIMS || sw.ndim + 1 > CG_MAX_DIMS) {
+  if (na + 2 > CG_MAX_DIMS || nb + 2 > CG_MAX_DIMS) {
     cg_set_error("matmul: too many dimensions");
     return NULL;
   }
-  /* x: (..., n, 1, k)  w^T: (..., 1, m, k)  -> multiply, sum over k */
-  cg_shape xs = sx;
-  xs.d[xs.ndim] = k;
-  xs.d[xs.ndim - 1] = 1;
-  xs.ndim++;
+  cg_tensor *x = na == 1 ? cg_reshape(a, insert_unit(a->u->shape, 0)) : a;
+  cg_tensor *w = nb == 1 ? cg_reshape(b, insert_unit(b->u->shape, 1)) : b;
+  CG_CHECK(x, w);
+  cg_shape sx = x->u->shape, sw = w->u->shape;
+  if (!shape_dim_eq(sx, sx.ndim - 1, sw, sw.ndim - 2)) {
+    char p[128], q[128];
+    shape_str(a->u->shape, p, sizeof p);
+    shape_str(b->u->shape, q, sizeof q);
+    cg_set_error("matmul: shapes %s and %s do not align (%lld != %lld)", p, q,
+                 (long long)sx.d[sx.ndim - 1], (long long)sw.d[sw.ndim - 2]);
+    return NULL;
+  }
   cg_tensor *wt = cg_transpose(w, -1, -2);
   CG_CHECK(wt);
-  cg_shape ws = wt->u->shape;
-  ws.d[ws.ndim] = ws.d[ws.ndim - 1];
-  ws.d[ws.ndim - 1] = ws.d[ws.ndim - 2];
-  ws.d[ws.ndim - 2] = 1;
-  ws.ndim++;
-  cg_tensor *r = cg_sum(cg_mul(cg_reshape(x, xs), cg_reshape(wt, ws)), CG_AXES(-1), 0);
+  cg_tensor *xr = cg_reshape(x, insert_unit(sx, sx.ndim - 1));
+  cg_tensor *wr = cg_reshape(wt, insert_unit(wt->u->shape, wt->u->shape.ndim - 2));
+  cg_tensor *r = cg_sum(cg_mul(xr, wr), CG_AXES(-1), 0);
   CG_CHECK(r);
   cg_shape out = r->u->shape;
-  if (na == 1) { out.d[out.ndim - 2] = out.d[out.ndim - 1]; out.ndim--; }
-  if (nb == 1) out.ndim--;
+  if (na == 1) out = remove_dim(out, out.ndim - 2);
+  if (nb == 1) out = remove_dim(out, out.ndim - 1);
   if (a->u->dtype == CG_BOOL && b->u->dtype == CG_BOOL) r = cg_cast(r, CG_BOOL);
   return cg_reshape(r, out);
 }

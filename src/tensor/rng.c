@@ -56,8 +56,15 @@ static int check_float(cg_dtype dt, const char *who) {
   return 0;
 }
 
+static int check_shape(cg_shape shape, const char *who) {
+  if (!shape_check(shape, who)) return 0;
+  if (!shape_has_var(shape)) return 1;
+  cg_set_error("%s: random tensors need a concrete shape (no variables)", who);
+  return 0;
+}
+
 static cg_tensor *rand_impl(cg_shape shape, cg_dtype dt) {
-  if (!check_float(dt, "cg_rand")) return NULL;
+  if (!check_float(dt, "cg_rand") || !check_shape(shape, "cg_rand")) return NULL;
   cg_tensor *u0, *u1;
   int64_t n = shape_numel(shape);
   uniform_pair(n, &u0, &u1);
@@ -67,7 +74,7 @@ cg_tensor *cg_rand(cg_shape shape, cg_dtype dt) { SCOPED(rand_impl(shape, dt)); 
 
 /* Box-Muller on the two streams */
 static cg_tensor *randn_impl(cg_shape shape, cg_dtype dt) {
-  if (!check_float(dt, "cg_randn")) return NULL;
+  if (!check_float(dt, "cg_randn") || !check_shape(shape, "cg_randn")) return NULL;
   cg_tensor *u0, *u1;
   uniform_pair(shape_numel(shape), &u0, &u1);
   CG_CHECK(u0, u1);

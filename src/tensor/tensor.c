@@ -103,17 +103,71 @@ int64_t shape_numel(cg_shape s) {
   return n;
 }
 
+int64_t shape_numel_now(cg_shape s) {
+  int64_t n = 1;
+  for (int i = 0; i < s.ndim; i++) n *= s.var[i] ? s.var[i]->value : s.d[i];
+  return n;
+}
+
+int shape_dim_eq(cg_shape a, int i, cg_shape b, int j) { return a.d[i] == b.d[j] && a.var[i] == b.var[j]; }
+
 int shape_eq(cg_shape a, cg_shape b) {
   if (a.ndim != b.ndim) return 0;
   for (int i = 0; i < a.ndim; i++)
-    if (a.d[i] != b.d[i]) return 0;
+    if (!shape_dim_eq(a, i, b, i)) return 0;
   return 1;
+}
+
+int shape_check(cg_shape s, const char *who) {
+  if (s.ndim < 0 || s.ndim > CG_MAX_DIMS) {
+    cg_set_error("%s: %d dimensions (at most %d)", who, s.ndim, CG_MAX_DIMS);
+    return 0;
+  }
+  for (int i = 0; i < s.ndim; i++)
+    if (s.d[i] < 0 && !s.var[i]) {
+      cg_set_error("%s: negative dimension %lld", who, (long long)s.d[i]);
+      return 0;
+    }
+  return 1;
+}
+
+int shape_has_var(cg_shape s) {
+  for (int i = 0; i < s.ndim; i++)
+    if (s.var[i]) return 1;
+  return 0;
+}
+
+void shape_set(cg_shape *s, int i, int64_t d) {
+  s->d[i] = d;
+  s->var[i] = NULL;
+}
+
+cg_shape shape_norm(cg_shape s) {
+  for (int i = 0; i < s.ndim && i < CG_MAX_DIMS; i++)
+    if (s.var[i]) s.d[i] = s.var[i]->max;
+  return s;
+}
+
+int movement_srcs(uop *x, cg_shape out, uop **src) {
+  int n = 0;
+  src[n++] = x;
+  for (int i = 0; i < out.ndim; i++) {
+    if (!out.var[i]) continue;
+    int dup = 0;
+    for (int k = 1; k < n; k++) dup |= src[k]->ptr == out.var[i];
+    if (dup) continue;
+    cg_tensor *v = cg_variable_tensor(out.var[i]); /* scope-owned; the node keeps its own ref */
+    src[n++] = v ? v->u : x;
+  }
+  return n;
 }
 
 void shape_str(cg_shape s, char *buf, size_t n) {
   size_t len = (size_t)snprintf(buf, n, "(");
-  for (int i = 0; i < s.ndim && len < n; i++)
-    len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)s.d[i]);
+  for (int i = 0; i < s.ndim && len < n; i++) {
+    if (s.var[i]) len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", s.var[i]->name);
+    else len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)s.d[i]);
+  }
   if (len < n) snprintf(buf + len, n - len, s.ndim == 1 ? ",)" : ")");
 }
 
@@ -127,16 +181,36 @@ int norm_axis(int axis, int ndim) {
 }
 
 int cg_ndim(const cg_tensor *t) { return t ? t->u->shape.ndim : -1; }
-cg_shape cg_get_shape(const cg_tensor *t) { return t ? t->u->shape : CG_SCALAR_SHAPE; }
-int64_t cg_numel(const cg_tensor *t) { return t ? shape_numel(t->u->shape) : 0; }
+cg_shape cg_get_shape(const cg_tensor *t) {
+  if (!t) return CG_SCALAR_SHAPE;
+  cg_shape s = t->u->shape;
+  for (int i = 0; i < s.ndim; i++)
+    if (s.var[i]) s.d[i] = s.var[i]->value;
+  return s;
+}
+int64_t cg_numel(const cg_tensor *t) { return t ? shape_numel_now(t->u->shape) : 0; }
 cg_dtype cg_get_dtype(const cg_tensor *t) { return t ? (cg_dtype)t->u->dtype : CG_F32; }
 const char *cg_get_device(const cg_tensor *t) { return t ? cg_device_get(t->u->dev)->name : NULL; }
 
 int cg_realize(cg_tensor *t) { return cg_realize_all(&t, 1); }
 
+/* Copy the region [0, value) of every symbolic dim out of a buffer laid out at max extents. */
+static void copy_region(unsigned char *dst, const unsigned char *src, cg_shape s, int dim, size_t esz,
+                        size_t *written) {
+  if (dim == s.ndim) {
+    memcpy(dst + *written, src, esz);
+    *written += esz;
+    return;
+  }
+  size_t stride = esz;
+  for (int i = dim + 1; i < s.ndim; i++) stride *= (size_t)s.d[i];
+  int64_t n = s.var[dim] ? s.var[dim]->value : s.d[dim];
+  for (int64_t i = 0; i < n; i++) copy_region(dst, src + i * stride, s, dim + 1, esz, written);
+}
+
 int cg_to_data(cg_tensor *t, void *out, size_t nbytes) {
   if (!t) return -1;
-  size_t need = (size_t)cg_numel(t) * cg_dtype_size(cg_get_dtype(t));
+  size_t esz = (size_t)cg_dtype_size(cg_get_dtype(t)), need = (size_t)cg_numel(t) * esz;
   if (nbytes < need) {
     cg_set_error("cg_to_data: output holds %zu bytes, tensor needs %zu", nbytes, need);
     return -1;
@@ -144,7 +218,13 @@ int cg_to_data(cg_tensor *t, void *out, size_t nbytes) {
   if (cg_realize(t) != 0) return -1;
   if (!need) return 0;
   cg_buffer *b = t->u->ptr;
-  return cg_device_get(b->dev)->copyout(out, b->ptr, need);
+  if (!shape_has_var(t->u->shape)) return cg_device_get(b->dev)->copyout(out, b->ptr, need);
+  unsigned char *full = cg_xmalloc(b->nbytes);
+  int rc = cg_device_get(b->dev)->copyout(full, b->ptr, b->nbytes);
+  size_t written = 0;
+  if (!rc) copy_region(out, full, t->u->shape, 0, esz, &written);
+  free(full);
+  return rc;
 }
 
 double cg_item(cg_tensor *t) {
@@ -179,11 +259,12 @@ static void print_rec(const unsigned char *data, cg_shape s, int dim, int64_t *o
 
 void cg_print(cg_tensor *t) {
   if (!t) { printf("<error: %s>\n", cg_last_error()); return; }
+  cg_shape now = cg_get_shape(t);
   size_t n = (size_t)cg_numel(t) * cg_dtype_size(cg_get_dtype(t));
   unsigned char *buf = cg_xmalloc(n);
   if (cg_to_data(t, buf, n) == 0) {
     int64_t off = 0;
-    print_rec(buf, t->u->shape, 0, &off, t->u->dtype);
+    print_rec(buf, now, 0, &off, t->u->dtype);
     printf(" %s\n", cg_dtype_name(cg_get_dtype(t)));
   } else {
     printf("<error: %s>\n", cg_last_error());

@@ -25,8 +25,18 @@ cg_tensor *tconst_like(cg_tensor *t, double v, cg_dtype dt); /* same device as t
 cg_tensor *tunary(int op, cg_tensor *a);                     /* same dtype */
 cg_tensor *tbinary(int op, cg_tensor *a, cg_tensor *b);      /* broadcast + promote */
 int tbroadcast(cg_tensor **a, cg_tensor **b);                /* in place, -1 on error */
-int64_t shape_numel(cg_shape s);
-int shape_eq(cg_shape a, cg_shape b);
+int64_t shape_numel(cg_shape s);          /* elements at the maximum extents (allocation size) */
+int64_t shape_numel_now(cg_shape s);      /* elements at the variables' bound values */
+int shape_eq(cg_shape a, cg_shape b);     /* same dims and same variables */
+int shape_has_var(cg_shape s);
+int shape_check(cg_shape s, const char *who); /* 1 if valid, else 0 with an error */
+void shape_set(cg_shape *s, int i, int64_t d); /* a concrete dim */
+int shape_dim_eq(cg_shape a, int i, cg_shape b, int j);
+/* Normalize a user shape: a symbolic dim's d is its variable's max. */
+cg_shape shape_norm(cg_shape s);
+/* Sources for a movement node whose shape may name variables: x plus one DEFINE_VAR node per
+   variable (the node then keeps them alive and depends on them). Returns the count. */
+int movement_srcs(uop *x, cg_shape out, uop **src);
 int norm_axis(int axis, int ndim);                           /* -1 and error if out of range */
 void shape_str(cg_shape s, char *buf, size_t n);
 cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim);
