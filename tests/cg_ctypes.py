@@ -45,10 +45,11 @@ def bits(dt): return 8 * np.dtype(NP[dt]).itemsize if dt != BF16 else 16
 def bf16_round(x):
     """float -> nearest bfloat16 (round to nearest even on the float32 bits), as float32."""
     x = np.asarray(x, dtype=np.float32)
-    u = x.view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
-    r = np.where(np.isnan(x), u.astype(np.uint32) | 0x00400000, r).astype(np.uint32)
-    return r.view(np.float32).reshape(x.shape)
+    u = x.reshape(-1).view(np.uint32).astype(np.uint64)  # 1-d: no 0-d scalar promotion rules
+    lsb = (u >> np.uint64(16)) & np.uint64(1)
+    r = (u + np.uint64(0x7FFF) + lsb) & np.uint64(0xFFFF0000)
+    r = np.where(np.isnan(x.reshape(-1)), u | np.uint64(0x00400000), r)
+    return r.astype(np.uint32).view(np.float32).reshape(x.shape)
 
 
 def as_dtype(x, dt):
@@ -225,6 +226,8 @@ class Tensor:
         return Tensor(lib.cg_transpose(self.ptr, d0, d1), "cg_transpose")
     @property
     def T(self): return self.transpose(-2, -1)
+    def where(self, a, b):  # self is the condition
+        return Tensor(lib.cg_where(self.ptr, a.ptr, b.ptr), "cg_where")
     def flip(self, ax): return Tensor(lib.cg_flip(self.ptr, axes(ax)), "cg_flip")
     def pad(self, pairs, value=0.0):
         arr = (ctypes.c_int64 * (2 * max(len(pairs), 1)))(*[int(v) for p in pairs for v in p])
@@ -296,7 +299,7 @@ def tensor(values, dt=None, device=None):
         dt = {np.dtype(v): k for k, v in NP.items() if k != BF16}[arr.dtype]
     if dt == BF16:
         return tensor(bf16_round(arr.astype(np.float32)), F32, device).cast(BF16)
-    arr = np.ascontiguousarray(arr.astype(NP[dt]))
+    arr = arr.astype(NP[dt], order="C")  # (not np.ascontiguousarray: it makes 0-d arrays 1-d)
     dev = device.encode() if device else None
     return Tensor(lib.cg_from_data(arr.ctypes.data if arr.size else None, dt, shape(arr.shape), dev),
                   "cg_from_data")
@@ -335,7 +338,7 @@ def numpy(t):
     if lib.cg_to_data(t.ptr, raw.ctypes.data if raw.size else None, raw.nbytes) != 0:
         raise CgError(f"cg_to_data failed: {last_error()}")
     if dt == BF16:
-        return (raw.astype(np.uint32) << 16).view(np.float32)
+        return (raw.reshape(-1).astype(np.uint32) << np.uint32(16)).view(np.float32).reshape(raw.shape)
     return raw
 
 

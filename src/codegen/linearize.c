@@ -19,6 +19,7 @@ struct block {
 
 typedef struct {
   uop_ctx *c;
+  cg_ptrmap lane_of;    /* REDUCE -> the UPCAST output range its accumulator lanes follow */
   cg_ptrmap deps;       /* node -> uint64 mask of range ids it depends on (+ bit 63 marker) */
   block **all;
   int nall;
@@ -80,28 +81,40 @@ static block *open_loop(linearizer *L, block *parent, uop *range) {
 
 static void close_loop(block *b) { b->parent->nopen--; }
 
-/* lanes of a reduce: the size of its UPCAST range (the last source), else 1 */
-static int64_t reduce_lanes(const uop *u) {
+/* Lanes of a reduce's accumulator: the size of its own UPCAST range (the last source: an
+   unrolled reduce, folded at the end), or of the UPCAST output range it follows (one
+   accumulator per output lane, read back lane by lane), else 1. */
+static int64_t reduce_lanes(const uop *u, const uop *lane_range) {
   const uop *last = u->src[u->nsrc - 1];
+  if (lane_range) return lane_range->vmax + 1;
   return u->nsrc > 1 && last->ival2 == RANGE_UPCAST ? last->vmax + 1 : 1;
 }
 
-static uop *acc_of(uop_ctx *c, uop *u) {
-  uop_arg a = {.ival = u->ival, .ival2 = reduce_lanes(u)};
+static uop *acc_of(uop_ctx *c, uop *u, const uop *lane_range) {
+  uop_arg a = {.ival = u->ival, .ival2 = reduce_lanes(u, lane_range)};
   return uop_new(c, OP_DEFINE_ACC, u->dtype, &u, 1, a, NULL);
 }
 
+/* A reduce placed in an UPCAST output loop U: its accumulator gets one lane per value of U and
+   goes outside U with its loops; U is opened again innermost, so the body runs for all lanes
+   back to back (vector registers), and the reduce's value is read per lane inside the outer U. */
 static void emit_reduce(linearizer *L, uop *u, block *t) {
-  uop *acc = acc_of(L->c, u);
-  block_insert(t, (item){acc, NULL});
-  block *inner = t, *loops[CG_MAX_DIMS + 1];
-  for (int i = 1; i < u->nsrc; i++) inner = loops[i - 1] = open_loop(L, inner, u->src[i]);
+  uop *lane = t->range && t->range->ival2 == RANGE_UPCAST ? t->range : NULL;
+  block *home = lane ? t->parent : t;
+  if (lane) cg_ptrmap_put(&L->lane_of, u, lane);
+  uop *acc = acc_of(L->c, u, lane);
+  block_insert(home, (item){acc, NULL});
+  block *inner = home, *loops[CG_MAX_DIMS + 2];
+  int nloops = 0;
+  for (int i = 1; i < u->nsrc; i++) inner = loops[nloops++] = open_loop(L, inner, u->src[i]);
+  if (lane) inner = loops[nloops++] = open_loop(L, inner, lane);
   emit(L, u->src[0], inner);
-  uop *as[3] = {acc, u->src[0], u->src[u->nsrc - 1]};
-  int nas = reduce_lanes(u) > 1 ? 3 : 2; /* the lane index selects the accumulator */
+  uop *lane_idx = lane ? lane : u->src[u->nsrc - 1];
+  uop *as[3] = {acc, u->src[0], lane_idx};
+  int nas = reduce_lanes(u, lane) > 1 ? 3 : 2; /* the lane index selects the accumulator */
   block_insert(inner, (item){uop_new(L->c, OP_ASSIGN, u->dtype, as, nas, (uop_arg){.ival = u->ival}, NULL), NULL});
-  for (int i = u->nsrc - 2; i >= 0; i--) close_loop(loops[i]);
-  block_insert(t, (item){u, NULL}); /* the reduce's value: its accumulator(s) after the loops */
+  for (int i = nloops - 1; i >= 0; i--) close_loop(loops[i]);
+  block_insert(t, (item){u, NULL}); /* the reduce's value: after its loops (per lane in U) */
 }
 
 static void emit(linearizer *L, uop *u, block *cur) {
@@ -117,6 +130,7 @@ static void emit(linearizer *L, uop *u, block *cur) {
 /* ---- flatten blocks into instructions ---- */
 typedef struct {
   cg_program *p;
+  const cg_ptrmap *lane_of;
   int cap;
   cg_ptrmap index;      /* node -> latest instruction index + 1 */
   double trip;          /* product of enclosing loop sizes */
@@ -137,14 +151,16 @@ static int idx_of(flattener *F, uop *u) { return (int)(intptr_t)cg_ptrmap_get(&F
 static void flatten_node(flattener *F, uop *u) {
   cg_inst in = {.op = u->op, .dtype = u->dtype, .ival = u->ival, .ival2 = u->ival2, .fval = u->fval};
   if (u->op == OP_REDUCE) {
-    int acc = idx_of(F, acc_of(u->ctx, u));
-    if (reduce_lanes(u) == 1) { /* the value is the accumulator itself */
+    uop *lane = cg_ptrmap_get(F->lane_of, u);
+    int acc = idx_of(F, acc_of(u->ctx, u, lane));
+    if (reduce_lanes(u, lane) == 1) { /* the value is the accumulator itself */
       cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(acc + 1));
       return;
     }
-    in.nsrc = 1; /* fold the lanes, in lane order */
+    in.nsrc = lane ? 2 : 1;
     in.src[0] = acc;
-    in.ival2 = reduce_lanes(u);
+    in.src[1] = lane ? idx_of(F, lane) : 0;
+    in.ival2 = lane ? -1 : reduce_lanes(u, NULL); /* -1: read lane src[1]; else fold lanes */
     int at = add_ins(F, in);
     cg_ptrmap_put(&F->index, u, (void *)(intptr_t)(at + 1));
     return;
@@ -201,7 +217,7 @@ cg_program *cg_linearize(const cg_lowered *l) {
   p->nvars = l->nvars;
   p->vars = cg_xcalloc(l->nvars ? l->nvars : 1, sizeof(void *));
   memcpy(p->vars, l->vars, l->nvars * sizeof(void *));
-  flattener F = {.p = p, .trip = 1};
+  flattener F = {.p = p, .lane_of = &L.lane_of, .trip = 1};
   flatten(&F, body);
   p->thread_ins = -1;
   p->thread_var = -1;
@@ -218,6 +234,7 @@ cg_program *cg_linearize(const cg_lowered *l) {
     p->bytes += (double)l->param_numel[i] * cg_dtype_size(l->param_dtype[i]);
   cg_ptrmap_free(&F.index);
   cg_ptrmap_free(&L.deps);
+  cg_ptrmap_free(&L.lane_of);
   for (int i = 0; i < L.nall; i++) {
     free(L.all[i]->items);
     cg_ptrmap_free(&L.all[i]->placed);

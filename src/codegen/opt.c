@@ -48,9 +48,81 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   return uop_new(c, OP_REDUCE, u->dtype, src, u->nsrc + 1, (uop_arg){.ival = u->ival}, NULL);
 }
 
+/* ---- UPCAST of the last output dim in reduce kernels ----
+   g (size N) becomes g1*K + u with u an UPCAST range: every reduce in the kernel that depends on
+   g then keeps K accumulators (one per output lane) and runs its body for all K lanes back to
+   back, which the compiler turns into vector code when g is the unit-stride index of a load
+   (a matmul's B[k, j]). */
+static int find_node(uop *u, int op, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == op) return 1;
+  for (int i = 0; i < u->nsrc; i++)
+    if (find_node(u->src[i], op, seen)) return 1;
+  return 0;
+}
+
+static int depends_on(uop *u, uop *r, cg_ptrmap *memo) {
+  if (u == r) return 1;
+  void *m = cg_ptrmap_get(memo, u);
+  if (m) return m == (void *)2;
+  int d = 0;
+  for (int i = 0; i < u->nsrc && !d; i++) d = depends_on(u->src[i], r, memo);
+  cg_ptrmap_put(memo, u, (void *)(intptr_t)(d ? 2 : 1));
+  return d;
+}
+
+/* r is a term of the index sum: consecutive lanes of r read consecutive elements */
+static int is_unit_term(uop *idx, uop *r) {
+  while (idx->op == OP_ADD && idx->src[1] != r) idx = idx->src[0];
+  return idx == r || (idx->op == OP_ADD && idx->src[1] == r);
+}
+
+/* Count loads whose index depends on r: *good with unit stride, *bad otherwise. */
+static void load_strides(uop *u, uop *r, cg_ptrmap *seen, cg_ptrmap *memo, int *good, int *bad) {
+  if (cg_ptrmap_get(seen, u)) return;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_LOAD && depends_on(u->src[1], r, memo)) {
+    if (is_unit_term(u->src[1], r)) (*good)++;
+    else (*bad)++;
+  }
+  for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, seen, memo, good, bad);
+}
+
+static int upcast_output(cg_lowered *l) {
+  if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS) return 0;
+  uop *g = l->global_range[l->nglobal - 1];
+  int64_t n = g->vmax + 1, k = lanes_for(l->param_dtype[0]);
+  if (g->src[0]->op != OP_CONST || n % k || n < k) return 0;
+  /* worth it only when every load that follows g reads consecutive elements (no gathers) */
+  cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};
+  int good = 0, bad = 0, has_reduce = find_node(l->sink, OP_REDUCE, &seen);
+  if (has_reduce) load_strides(l->sink, g, &seen2, &memo, &good, &bad);
+  cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&seen2);
+  cg_ptrmap_free(&memo);
+  if (!has_reduce || !good || bad) return 0;
+  uop_ctx *c = l->c;
+  uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
+  uop *g1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, g1, ek), lane);
+  l->sink = cg_simplify(c, substitute(c, l->sink, g, idx));
+  l->global_range[l->nglobal - 1] = g1;
+  l->global_size[l->nglobal - 1] = n / k;
+  l->global_range[l->nglobal] = lane;
+  l->global_size[l->nglobal++] = k;
+  return (int)k;
+}
+
 void cg_optimize(cg_lowered *l) {
   l->opts[0] = 0;
   if (cg_env_get()->noopt) return;
+  int up = upcast_output(l);
+  if (up) {
+    snprintf(l->opts, sizeof l->opts, "UPCAST output x%d", up);
+    return;
+  }
   unroller un = {l, 0};
   cg_rule r = unroll_reduce;
   l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);

@@ -208,7 +208,11 @@ static void render_ins(cg_sbuf *b, const cg_program *p, int i, int *depth) {
     cg_sbuf_printf(b, ";\n");
     return;
   }
-  case OP_REDUCE: /* fold the accumulator lanes in lane order */
+  case OP_REDUCE: /* read one accumulator lane, or fold the lanes in lane order */
+    if (in->ival2 < 0) {
+      cg_sbuf_printf(b, "%*sconst %s v%d = v%d[v%d];\n", d, "", reg_type(in->dtype), i, in->src[0], in->src[1]);
+      return;
+    }
     cg_sbuf_printf(b, "%*s%s v%d = v%d[0];\n", d, "", reg_type(in->dtype), i, in->src[0]);
     for (int64_t l = 1; l < in->ival2; l++) {
       char self[24], lane[48];

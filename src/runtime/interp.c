@@ -91,8 +91,9 @@ static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t
       *acc = cg_alu_eval((int)in->ival, in->dtype, in->dtype, *acc, b, c);
       break;
     }
-    case OP_REDUCE: { /* fold lanes in lane order, as the C renderer does */
+    case OP_REDUCE: { /* read lane src[1], or fold lanes in lane order, as the C renderer does */
       const cg_val *ln = &lanes[k->lane_base[in->src[0]]];
+      if (in->ival2 < 0) { reg[pc] = ln[b.i]; break; }
       reg[pc] = ln[0];
       for (int l = 1; l < in->ival2; l++) reg[pc] = cg_alu_eval((int)in->ival, in->dtype, in->dtype, reg[pc], ln[l], c);
       break;
