@@ -61,7 +61,9 @@ def as_dtype(x, dt):
 
 
 class Shape(ctypes.Structure):
-    _fields_ = [("ndim", ctypes.c_int), ("d", ctypes.c_int64 * MAX_DIMS)]
+    # var[i] set makes dim i symbolic (a cg_variable*); tests only build concrete shapes
+    _fields_ = [("ndim", ctypes.c_int), ("d", ctypes.c_int64 * MAX_DIMS),
+                ("var", ctypes.c_void_p * MAX_DIMS)]
 
 
 class Axes(ctypes.Structure):
