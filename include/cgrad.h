@@ -174,6 +174,21 @@ cg_tensor *cg_stack(cg_tensor **ts, int n, int axis);
 cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel boundary) */
 cg_tensor *cg_to(cg_tensor *a, const char *device);  /* copy to another device */
 
+/* ---- autograd (reverse mode; gradients are lazy tensors that fuse like any other) ------------ */
+int cg_set_requires_grad(cg_tensor *t, int on);  /* mark t as a gradient target (floats only) */
+int cg_requires_grad(const cg_tensor *t);        /* 1 if gradients flow to or through t */
+/* d loss / d t for every tensor marked with cg_set_requires_grad that loss depends on, added to
+   cg_grad(t). loss must have exactly one element. 0 on success, -1 on error. */
+int cg_backward(cg_tensor *loss);
+cg_tensor *cg_grad(const cg_tensor *t);          /* t's accumulated gradient, owned by t (or NULL) */
+void cg_zero_grad(cg_tensor *t);                 /* forget t's gradient */
+/* Gradients of a one-element loss with respect to targets (new tensors in out[i]; zeros where
+   loss does not depend on a target). 0 on success, -1 on error. */
+int cg_gradient(cg_tensor *loss, cg_tensor **targets, int n, cg_tensor **out);
+cg_tensor *cg_detach(cg_tensor *t);              /* same value; no gradient flows through */
+int cg_set_grad_enabled(int on);                 /* 0: no-grad mode (no graph for gradients);
+                                                    returns the previous setting */
+
 /* ---- bound variables: symbolic integers whose value changes without recompiling ------------------ */
 cg_variable *cg_variable_new(const char *name, int64_t min, int64_t max); /* names are unique per program */
 int cg_variable_bind(cg_variable *v, int64_t value);           /* -1 if value is outside [min, max] */
