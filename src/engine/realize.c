@@ -203,6 +203,8 @@ static void commit(cg_schedule *s, cg_tensor **ts, int n) {
   }
   for (int i = 0; i < n; i++) {
     uop *u = ts[i]->u, *stored = u->op == OP_BUFFER ? u : u->realized;
+    /* a value gradients flow through keeps its graph; its value is cached in u->realized */
+    if (u->needs_grad && !ts[i]->requires_grad && stored) continue;
     if (!stored && u->has_var) stored = buffer_node(&s->bufs[cg_schedule_slot(s, u)]);
     else if (stored) uop_ref(stored);
     if (stored && stored != u) {
@@ -211,6 +213,7 @@ static void commit(cg_schedule *s, cg_tensor **ts, int n) {
     } else if (stored) {
       uop_unref(stored);
     }
+    if (ts[i]->requires_grad) ts[i]->u->needs_grad = 1; /* a gradient target's new value */
   }
 }
 

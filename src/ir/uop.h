@@ -14,7 +14,7 @@
   /* ternary */ X(WHERE)                                                                         \
   /* reduce over axes (tensor graph): ival = ADD/MUL/MAX, v = axes flags */ X(REDUCE_AXIS)      \
   /* movement (tensor graph) */ X(RESHAPE) X(PERMUTE) X(EXPAND) X(PAD) X(SHRINK) X(FLIP)       \
-  /* buffers */ X(CONST) X(BUFFER) X(COPY) X(CONTIGUOUS) X(DEFINE_VAR)                           \
+  /* buffers */ X(CONST) X(BUFFER) X(COPY) X(CONTIGUOUS) X(DEFINE_VAR) X(DETACH)                 \
   /* the element's index along a 1-D tensor (arange's leaf) */ X(IOTA)                          \
   /* kernel graph */ X(RANGE) X(REDUCE) X(PARAM) X(LOAD) X(STORE) X(SINK)                       \
   /* linear program only */ X(DEFINE_ACC) X(ASSIGN) X(ENDRANGE)
@@ -44,6 +44,7 @@ typedef struct uop uop;
 struct uop {
   uint8_t op, dtype, nsrc;
   uint8_t has_var;           /* depends on a DEFINE_VAR (its value can change) */
+  uint8_t needs_grad;        /* tensor graph: a gradient target is at or below this node */
   int32_t refcnt;            /* global context only */
   uint64_t hash;
   uop **src;

@@ -22,6 +22,8 @@ void cg_scope_push(void) {
 }
 
 static void tensor_destroy(cg_tensor *t) {
+  if (t->requires_grad) autograd_forget(t);
+  if (t->grad) tensor_destroy(t->grad);
   uop_unref(t->u);
   free(t);
 }
@@ -61,14 +63,17 @@ static void release_ptr(uop *u) {
   else cg_variable_free(u->ptr);
 }
 
-cg_tensor *tensor_wrap(uop *u) {
+static cg_tensor *wrap_at(uop *u, int depth) {
   uop_release_ptr = release_ptr;
   if (!u) return NULL;
   cg_tensor *t = cg_xcalloc(1, sizeof *t);
   t->u = u;
-  scope_add(t, nscopes);
+  scope_add(t, depth);
   return t;
 }
+
+cg_tensor *tensor_wrap(uop *u) { return wrap_at(u, nscopes); }
+cg_tensor *tensor_wrap_owned(uop *u) { return wrap_at(u, 0); }
 
 static int node_device(uop *const *src, int n, int op, const uop_arg *arg) {
   if (op == OP_CONST || op == OP_IOTA || op == OP_DEFINE_VAR || op == OP_COPY) return (int)arg->ival2;
@@ -90,6 +95,8 @@ uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shap
   }
   uop *u = uop_new(uop_global(), op, dtype, src, n, arg, &shape);
   if (dev >= 0) u->dev = dev;
+  if (grad_enabled() && op != OP_DETACH)
+    for (int i = 0; i < n; i++) u->needs_grad |= src[i]->needs_grad;
   return u;
 }
 
@@ -217,7 +224,7 @@ int cg_to_data(cg_tensor *t, void *out, size_t nbytes) {
   }
   if (cg_realize(t) != 0) return -1;
   if (!need) return 0;
-  cg_buffer *b = t->u->ptr;
+  cg_buffer *b = (t->u->op == OP_BUFFER ? t->u : t->u->realized)->ptr;
   if (!shape_has_var(t->u->shape)) return cg_device_get(b->dev)->copyout(out, b->ptr, need);
   unsigned char *full = cg_xmalloc(b->nbytes);
   int rc = cg_device_get(b->dev)->copyout(full, b->ptr, b->nbytes);

@@ -7,6 +7,8 @@
 struct cg_tensor {
   uop *u;              /* the lazy value (a BUFFER node once realized) */
   int scope;           /* depth of the owning scope; 0 = owned by the caller */
+  int requires_grad;   /* a gradient target (cg_set_requires_grad) */
+  cg_tensor *grad;     /* accumulated gradient, owned by this tensor */
 };
 
 struct cg_variable {
@@ -17,6 +19,9 @@ struct cg_variable {
 
 /* Wrap a new node reference into a tensor registered in the current scope (NULL passes). */
 cg_tensor *tensor_wrap(uop *u);
+cg_tensor *tensor_wrap_owned(uop *u);                        /* not in any scope */
+void autograd_forget(cg_tensor *t);                          /* t is being destroyed */
+int grad_enabled(void);
 /* Build a tensor-graph node from tensors' nodes; the device comes from the sources. */
 uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);
 cg_tensor *tmake(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);
