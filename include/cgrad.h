@@ -139,6 +139,45 @@ cg_tensor *cg_gelu(cg_tensor *a);                    /* tanh approximation, as t
 cg_tensor *cg_silu(cg_tensor *a);
 cg_tensor *cg_abs(cg_tensor *a);
 cg_tensor *cg_not(cg_tensor *a);                     /* logical not of a bool tensor */
+cg_tensor *cg_log10(cg_tensor *a);
+cg_tensor *cg_tan(cg_tensor *a);
+cg_tensor *cg_asin(cg_tensor *a);                    /* polynomial, |error| < 1e-7 */
+cg_tensor *cg_acos(cg_tensor *a);
+cg_tensor *cg_atan(cg_tensor *a);
+cg_tensor *cg_sinh(cg_tensor *a);
+cg_tensor *cg_cosh(cg_tensor *a);
+cg_tensor *cg_atanh(cg_tensor *a);
+cg_tensor *cg_asinh(cg_tensor *a);
+cg_tensor *cg_acosh(cg_tensor *a);
+cg_tensor *cg_erf(cg_tensor *a);                     /* polynomial, |error| < 1.5e-7 */
+cg_tensor *cg_trunc(cg_tensor *a);                   /* toward zero */
+cg_tensor *cg_floor(cg_tensor *a);
+cg_tensor *cg_ceil(cg_tensor *a);
+cg_tensor *cg_round(cg_tensor *a);                   /* half to even */
+cg_tensor *cg_isnan(cg_tensor *a);
+cg_tensor *cg_isinf(cg_tensor *a);
+cg_tensor *cg_isfinite(cg_tensor *a);
+cg_tensor *cg_square(cg_tensor *a);
+cg_tensor *cg_sign(cg_tensor *a);                    /* -1, 0, 1 (NaN stays NaN) */
+cg_tensor *cg_clamp(cg_tensor *a, double lo, double hi);
+cg_tensor *cg_lerp(cg_tensor *a, cg_tensor *b, cg_tensor *w); /* a + (b - a) * w */
+cg_tensor *cg_softplus(cg_tensor *a);                /* log(1 + exp(x)), stable */
+cg_tensor *cg_logsigmoid(cg_tensor *a);
+cg_tensor *cg_hardsigmoid(cg_tensor *a);
+cg_tensor *cg_elu(cg_tensor *a, double alpha);
+cg_tensor *cg_celu(cg_tensor *a, double alpha);
+cg_tensor *cg_selu(cg_tensor *a);
+cg_tensor *cg_relu6(cg_tensor *a);
+cg_tensor *cg_hardswish(cg_tensor *a);
+cg_tensor *cg_hardtanh(cg_tensor *a, double lo, double hi);
+cg_tensor *cg_leaky_relu(cg_tensor *a, double slope);
+cg_tensor *cg_quick_gelu(cg_tensor *a);              /* x * sigmoid(1.702 x) */
+cg_tensor *cg_mish(cg_tensor *a);
+cg_tensor *cg_softsign(cg_tensor *a);
+cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);      /* remainder with the sign of a */
+cg_tensor *cg_bitwise_not(cg_tensor *a);
+cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b);
+cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_cast(cg_tensor *a, cg_dtype dt);       /* value conversion */
 cg_tensor *cg_bitcast(cg_tensor *a, cg_dtype dt);    /* reinterpret bits (same element size) */
 
