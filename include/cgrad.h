@@ -78,6 +78,19 @@ cg_tensor *cg_eye(int64_t n, cg_dtype dt);                       /* n x n identi
 void cg_manual_seed(uint64_t seed);                              /* reset the random stream */
 cg_tensor *cg_rand(cg_shape shape, cg_dtype dt);                 /* uniform [0, 1), Threefry */
 cg_tensor *cg_randn(cg_shape shape, cg_dtype dt);                /* standard normal */
+cg_tensor *cg_empty(cg_shape shape, cg_dtype dt);                /* uninitialized memory */
+cg_tensor *cg_zeros_like(cg_tensor *t);
+cg_tensor *cg_ones_like(cg_tensor *t);
+cg_tensor *cg_rand_like(cg_tensor *t);
+cg_tensor *cg_randn_like(cg_tensor *t);
+cg_tensor *cg_linspace(double start, double stop, int64_t steps, cg_dtype dt); /* both ends */
+cg_tensor *cg_uniform(cg_shape shape, double lo, double hi, cg_dtype dt);    /* [lo, hi) */
+cg_tensor *cg_normal(cg_shape shape, double mean, double std, cg_dtype dt);
+cg_tensor *cg_randint(cg_shape shape, int64_t lo, int64_t hi, cg_dtype dt); /* [lo, hi) */
+cg_tensor *cg_scaled_uniform(cg_shape shape, cg_dtype dt);   /* U(-1,1) / sqrt(numel) */
+cg_tensor *cg_glorot_uniform(cg_shape shape, cg_dtype dt);   /* U(-1,1) * sqrt(6/(fan_out+fan_in)) */
+cg_tensor *cg_kaiming_uniform(cg_shape shape, double a, cg_dtype dt); /* PyTorch's formula, fan_in */
+cg_tensor *cg_kaiming_normal(cg_shape shape, double a, cg_dtype dt);
 
 /* ---- reading results ---------------------------------------------------------------------------- */
 int cg_realize(cg_tensor *t);                      /* compute t now; 0 on success, -1 on error */

@@ -109,3 +109,27 @@ static cg_tensor *eye_impl(int64_t n, cg_dtype dt) {
   return cg_cast(cg_eq(cg_reshape(i, CG_SHAPE(n, 1)), cg_reshape(i, CG_SHAPE(1, n))), dt);
 }
 cg_tensor *cg_eye(int64_t n, cg_dtype dt) { SCOPED(eye_impl(n, dt)); }
+
+/* A buffer whose contents are whatever the allocator gave (no kernel runs). */
+cg_tensor *cg_empty(cg_shape shape, cg_dtype dt) {
+  if (!valid_dtype(dt, "cg_empty") || !shape_check(shape, "cg_empty")) return NULL;
+  if (shape_has_var(shape)) return cg_zeros(shape, dt);
+  int dev = cg_device_default_index();
+  cg_buffer *b = cg_buffer_new(dev, (size_t)shape_numel(shape) * cg_dtype_size(dt));
+  if (!b) return NULL;
+  return tmake(OP_BUFFER, dt, NULL, 0, (uop_arg){.ptr = b}, shape);
+}
+
+cg_tensor *cg_zeros_like(cg_tensor *t) { return cg_full_like(t, 0); }
+cg_tensor *cg_ones_like(cg_tensor *t) { return cg_full_like(t, 1); }
+
+static cg_tensor *linspace_impl(double start, double stop, int64_t steps, cg_dtype dt) {
+  if (steps < 0) {
+    cg_set_error("linspace: negative number of steps");
+    return NULL;
+  }
+  if (steps == 1) return cg_full(CG_SHAPE(1), start, dt);
+  cg_tensor *i = cg_arange(0, (double)steps, 1, CG_F32);
+  return cg_cast(cg_add_s(cg_mul_s(i, (stop - start) / (double)(steps - 1)), start), dt);
+}
+cg_tensor *cg_linspace(double start, double stop, int64_t steps, cg_dtype dt) { SCOPED(linspace_impl(start, stop, steps, dt)); }

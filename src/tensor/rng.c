@@ -83,3 +83,64 @@ static cg_tensor *randn_impl(cg_shape shape, cg_dtype dt) {
   return cg_cast(cg_reshape(z, shape), dt);
 }
 cg_tensor *cg_randn(cg_shape shape, cg_dtype dt) { SCOPED(randn_impl(shape, dt)); }
+
+/* ---- distributions and initializers (tinygrad's names and formulas) ---- */
+static int64_t fan_in(cg_shape s) {
+  int64_t n = 1;
+  for (int i = 1; i < s.ndim; i++) n *= s.d[i];
+  return n;
+}
+
+static cg_tensor *uniform_impl(cg_shape shape, double lo, double hi, cg_dtype dt) {
+  return cg_cast(cg_add_s(cg_mul_s(cg_rand(shape, CG_F32), hi - lo), lo), dt);
+}
+cg_tensor *cg_uniform(cg_shape shape, double lo, double hi, cg_dtype dt) { SCOPED(uniform_impl(shape, lo, hi, dt)); }
+
+static cg_tensor *normal_impl(cg_shape shape, double mean, double std, cg_dtype dt) {
+  return cg_cast(cg_add_s(cg_mul_s(cg_randn(shape, CG_F32), std), mean), dt);
+}
+cg_tensor *cg_normal(cg_shape shape, double mean, double std, cg_dtype dt) { SCOPED(normal_impl(shape, mean, std, dt)); }
+
+static cg_tensor *randint_impl(cg_shape shape, int64_t lo, int64_t hi, cg_dtype dt) {
+  if (hi <= lo || !cg_dtype_is_int(dt)) {
+    cg_set_error("randint: need low < high and an integer dtype");
+    return NULL;
+  }
+  cg_tensor *u = cg_cast(cg_rand(shape, CG_F32), CG_F64);
+  return cg_cast(cg_add_s(cg_cast(cg_mul_s(u, (double)(hi - lo)), CG_I64), (double)lo), dt);
+}
+cg_tensor *cg_randint(cg_shape shape, int64_t lo, int64_t hi, cg_dtype dt) { SCOPED(randint_impl(shape, lo, hi, dt)); }
+
+static cg_tensor *scaled_uniform_impl(cg_shape shape, cg_dtype dt) {
+  return cg_mul_s(cg_uniform(shape, -1, 1, dt), pow((double)shape_numel(shape), -0.5));
+}
+cg_tensor *cg_scaled_uniform(cg_shape shape, cg_dtype dt) { SCOPED(scaled_uniform_impl(shape, dt)); }
+
+static cg_tensor *glorot_uniform_impl(cg_shape shape, cg_dtype dt) {
+  double fan = (double)(shape.ndim ? shape.d[0] : 1) + (double)fan_in(shape);
+  return cg_mul_s(cg_uniform(shape, -1, 1, dt), sqrt(6.0 / fan));
+}
+cg_tensor *cg_glorot_uniform(cg_shape shape, cg_dtype dt) { SCOPED(glorot_uniform_impl(shape, dt)); }
+
+static cg_tensor *kaiming_uniform_impl(cg_shape shape, double a, cg_dtype dt) {
+  double bound = sqrt(3.0) * sqrt(2.0 / (1 + a * a)) / sqrt((double)fan_in(shape));
+  return cg_uniform(shape, -bound, bound, dt);
+}
+cg_tensor *cg_kaiming_uniform(cg_shape shape, double a, cg_dtype dt) { SCOPED(kaiming_uniform_impl(shape, a, dt)); }
+
+static cg_tensor *kaiming_normal_impl(cg_shape shape, double a, cg_dtype dt) {
+  double std = sqrt(2.0 / (1 + a * a)) / sqrt((double)fan_in(shape));
+  return cg_normal(shape, 0, std, dt);
+}
+cg_tensor *cg_kaiming_normal(cg_shape shape, double a, cg_dtype dt) { SCOPED(kaiming_normal_impl(shape, a, dt)); }
+
+static cg_tensor *rand_like_impl(cg_tensor *t) {
+  CG_CHECK(t);
+  return cg_rand(t->u->shape, cg_dtype_is_float(t->u->dtype) ? (cg_dtype)t->u->dtype : CG_F32);
+}
+cg_tensor *cg_rand_like(cg_tensor *t) { SCOPED(rand_like_impl(t)); }
+static cg_tensor *randn_like_impl(cg_tensor *t) {
+  CG_CHECK(t);
+  return cg_randn(t->u->shape, cg_dtype_is_float(t->u->dtype) ? (cg_dtype)t->u->dtype : CG_F32);
+}
+cg_tensor *cg_randn_like(cg_tensor *t) { SCOPED(randn_like_impl(t)); }
