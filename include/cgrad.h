@@ -206,6 +206,12 @@ cg_tensor *cg_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_log_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps); /* normalize over axis..last */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);     /* batched and broadcast like NumPy */
+/* Stable sort along axis; if indices is not NULL it receives the int32 positions (a new tensor
+   owned like the result). */
+cg_tensor *cg_sort(cg_tensor *a, int axis, int descending, cg_tensor **indices);
+cg_tensor *cg_argsort(cg_tensor *a, int axis, int descending);  /* int32 positions */
+/* The k largest (or smallest) along axis, sorted; indices as in cg_sort. */
+cg_tensor *cg_topk(cg_tensor *a, int64_t k, int axis, int largest, cg_tensor **indices);
 
 /* ---- movement (views: no copy until needed) -------------------------------------------------------- */
 cg_tensor *cg_reshape(cg_tensor *a, cg_shape shape); /* one dim may be -1 */
@@ -214,6 +220,10 @@ cg_tensor *cg_transpose(cg_tensor *a, int d0, int d1);
 cg_tensor *cg_expand(cg_tensor *a, cg_shape shape);  /* size-1 dims grow; -1 keeps a dim */
 /* pad[i] = {before, after} for each dim, filled with `value`. */
 cg_tensor *cg_pad(cg_tensor *a, const int64_t (*pad)[2], int npad, double value);
+enum { CG_PAD_CONSTANT, CG_PAD_REFLECT, CG_PAD_REPLICATE, CG_PAD_CIRCULAR };
+/* pad with a mode: constant (value), reflect (mirror, edge not repeated), replicate (edge
+   value), circular (wrap around); PyTorch's limits on the amounts apply. */
+cg_tensor *cg_pad_mode(cg_tensor *a, const int64_t (*pad)[2], int npad, int mode, double value);
 /* arg[i] = {begin, end} for each dim (0 <= begin <= end <= size). */
 cg_tensor *cg_shrink(cg_tensor *a, const int64_t (*arg)[2], int narg);
 cg_tensor *cg_flip(cg_tensor *a, cg_axes axes);
