@@ -206,6 +206,8 @@ cg_tensor *cg_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_log_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps); /* normalize over axis..last */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);     /* batched and broadcast like NumPy */
+/* Einstein summation, e.g. "bij,bjk->bik" (letters a-z; implicit output when no "->"). */
+cg_tensor *cg_einsum(const char *spec, cg_tensor **ts, int n);
 /* Stable sort along axis; if indices is not NULL it receives the int32 positions (a new tensor
    owned like the result). */
 cg_tensor *cg_sort(cg_tensor *a, int axis, int descending, cg_tensor **indices);
