@@ -236,6 +236,11 @@ cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t
 cg_tensor *cg_cat(cg_tensor **ts, int n, int axis);
 cg_tensor *cg_stack(cg_tensor **ts, int n, int axis);
 cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel boundary) */
+/* Write src (cast and broadcast to dst) into dst's own buffer, now: every holder of that buffer
+   sees the new value. 0 on success, -1 on error (dst unchanged). */
+int cg_assign(cg_tensor *dst, cg_tensor *src);
+/* dst[region] = src, region[i] = {begin, end} per dim (Python's x[a:b, c:d] = v). */
+int cg_assign_region(cg_tensor *dst, const int64_t (*region)[2], int n, cg_tensor *src);
 cg_tensor *cg_to(cg_tensor *a, const char *device);  /* copy to another device */
 
 /* ---- autograd (reverse mode; gradients are lazy tensors that fuse like any other) ------------ */

@@ -225,8 +225,31 @@ static void cleanup(cg_schedule *s, prepared *list) {
   cg_schedule_free(s);
 }
 
-int cg_realize_all(cg_tensor **ts, int n) {
-  uop *targets[256];
+/* Schedule, compile, allocate and run; `into` (optional) is the buffer the first target is
+   written to instead of a new one. Commits results to ts when given. */
+static int realize_nodes(uop **targets, int n, cg_tensor **ts, cg_buffer *into) {
+  cg_schedule s;
+  cg_stats before = cg_get_stats();
+  if (cg_schedule_build(&s, targets, n) != 0) return -1;
+  if (into) {
+    cg_sched_buf *b = &s.bufs[cg_schedule_slot(&s, targets[0])];
+    b->buf = into;
+    b->existing = 1; /* neither allocated nor released here */
+  }
+  prepared *list = cg_xcalloc(s.nitems ? s.nitems : 1, sizeof *list);
+  int rc = 0;
+  for (int i = 0; i < s.nitems && !rc; i++) rc = prepare_item(&s, &s.items[i], &list[i]);
+  if (!rc) rc = compile_all(list, s.nitems);
+  if (!rc) rc = allocate(&s);
+  if (!rc && s.nitems) cg_stats_add_schedule();
+  if (!rc) rc = run_all(&s, list);
+  if (!rc && ts) commit(&s, ts, n);
+  if (!rc && s.nitems) debug_summary(&before);
+  cleanup(&s, list);
+  return rc;
+}
+
+static int collect_targets(cg_tensor **ts, int n, uop **targets) {
   if (n < 0 || n > 256) {
     cg_set_error("cg_realize_all: between 0 and 256 tensors");
     return -1;
@@ -238,20 +261,29 @@ int cg_realize_all(cg_tensor **ts, int n) {
     }
     targets[i] = ts[i]->u;
   }
-  cg_schedule s;
-  cg_stats before = cg_get_stats();
-  if (cg_schedule_build(&s, targets, n) != 0) return -1;
-  prepared *list = cg_xcalloc(s.nitems ? s.nitems : 1, sizeof *list);
-  int rc = 0;
-  for (int i = 0; i < s.nitems && !rc; i++) rc = prepare_item(&s, &s.items[i], &list[i]);
-  if (!rc) rc = compile_all(list, s.nitems);
-  if (!rc) rc = allocate(&s);
-  if (!rc && s.nitems) cg_stats_add_schedule();
-  if (!rc) rc = run_all(&s, list);
-  if (!rc) commit(&s, ts, n);
-  if (!rc && s.nitems) debug_summary(&before);
-  cleanup(&s, list);
-  return rc;
+  return 0;
+}
+
+int cg_realize_all(cg_tensor **ts, int n) {
+  uop *targets[256];
+  if (collect_targets(ts, n, targets)) return -1;
+  return realize_nodes(targets, n, ts, NULL);
+}
+
+/* Compute t's value straight into buffer `out` (same size), leaving t as it is. */
+int cg_realize_into(cg_tensor *t, cg_buffer *out) {
+  if (!t) return -1;
+  uop *u = t->u;
+  if (u->op == OP_BUFFER || u->realized) { /* already stored: a copy */
+    cg_buffer *src = (u->op == OP_BUFFER ? u : u->realized)->ptr;
+    if (src == out || !out->nbytes) return 0;
+    void *tmp = cg_xmalloc(out->nbytes);
+    int rc = cg_device_get(src->dev)->copyout(tmp, src->ptr, out->nbytes);
+    if (!rc) rc = cg_device_get(out->dev)->copyin(out->ptr, tmp, out->nbytes);
+    free(tmp);
+    return rc;
+  }
+  return realize_nodes(&u, 1, NULL, out);
 }
 
 int cg_count_kernels(cg_tensor **ts, int n) {

@@ -63,7 +63,7 @@ cg_buffer *cg_buffer_new(int dev, size_t nbytes) {
     return NULL;
   }
   cg_buffer *b = cg_xcalloc(1, sizeof *b);
-  *b = (cg_buffer){dev, p, nbytes, 1};
+  *b = (cg_buffer){dev, p, nbytes, 1, 0};
   return b;
 }
 

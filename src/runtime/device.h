@@ -11,6 +11,7 @@ typedef struct {
   void *ptr;
   size_t nbytes;
   int refcnt;
+  int version;             /* bumped by each assignment: a new BUFFER node per content */
 } cg_buffer;
 
 struct cg_device {
