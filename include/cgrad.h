@@ -206,6 +206,14 @@ cg_tensor *cg_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_log_softmax(cg_tensor *a, int axis);
 cg_tensor *cg_layernorm(cg_tensor *a, int axis, double eps); /* normalize over axis..last */
 cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b);     /* batched and broadcast like NumPy */
+/* x[..., idx, ...] along axis for an integer idx of any shape (negative indices wrap). */
+cg_tensor *cg_index_select(cg_tensor *x, int axis, cg_tensor *idx);
+/* PyTorch's scatter along dim: out = x with src written where index points (index and src
+   have x's number of dims); several writes to one spot add up (PyTorch leaves it undefined). */
+cg_tensor *cg_scatter(cg_tensor *x, int dim, cg_tensor *index, cg_tensor *src);
+enum { CG_SCATTER_NONE, CG_SCATTER_SUM, CG_SCATTER_PROD, CG_SCATTER_AMAX, CG_SCATTER_AMIN, CG_SCATTER_MEAN };
+/* PyTorch's scatter_reduce: combine the values landing on a spot (and x's, if include_self). */
+cg_tensor *cg_scatter_reduce(cg_tensor *x, int dim, cg_tensor *index, cg_tensor *src, int reduce, int include_self);
 /* Einstein summation, e.g. "bij,bjk->bik" (letters a-z; implicit output when no "->"). */
 cg_tensor *cg_einsum(const char *spec, cg_tensor **ts, int n);
 /* Stable sort along axis; if indices is not NULL it receives the int32 positions (a new tensor
