@@ -83,6 +83,7 @@ cg_tensor *cg_zeros_like(cg_tensor *t);
 cg_tensor *cg_ones_like(cg_tensor *t);
 cg_tensor *cg_rand_like(cg_tensor *t);
 cg_tensor *cg_randn_like(cg_tensor *t);
+cg_tensor *cg_randperm(int64_t n, cg_dtype dt);                  /* a random permutation of 0..n-1 */
 cg_tensor *cg_linspace(double start, double stop, int64_t steps, cg_dtype dt); /* both ends */
 cg_tensor *cg_uniform(cg_shape shape, double lo, double hi, cg_dtype dt);    /* [lo, hi) */
 cg_tensor *cg_normal(cg_shape shape, double mean, double std, cg_dtype dt);
@@ -191,6 +192,8 @@ cg_tensor *cg_fmod(cg_tensor *a, cg_tensor *b);      /* remainder with the sign 
 cg_tensor *cg_bitwise_not(cg_tensor *a);
 cg_tensor *cg_copysign(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_logaddexp(cg_tensor *a, cg_tensor *b);
+/* |a - b| <= atol + rtol * |b|, as bool (NaNs equal when equal_nan) */
+cg_tensor *cg_isclose(cg_tensor *a, cg_tensor *b, double rtol, double atol, int equal_nan);
 cg_tensor *cg_cast(cg_tensor *a, cg_dtype dt);       /* value conversion */
 cg_tensor *cg_bitcast(cg_tensor *a, cg_dtype dt);    /* reinterpret bits (same element size) */
 
@@ -243,6 +246,12 @@ cg_tensor *cg_flip(cg_tensor *a, cg_axes axes);
 cg_tensor *cg_slice(cg_tensor *a, int axis, int64_t start, int64_t stop, int64_t step);
 cg_tensor *cg_cat(cg_tensor **ts, int n, int axis);
 cg_tensor *cg_stack(cg_tensor **ts, int n, int axis);
+cg_tensor *cg_unflatten(cg_tensor *a, int axis, cg_shape sizes); /* split one dim (-1 allowed) */
+cg_tensor *cg_repeat_interleave(cg_tensor *a, int64_t repeats, int axis);
+cg_tensor *cg_diag(cg_tensor *a, int64_t k);         /* 1-D -> matrix with a on diagonal k */
+cg_tensor *cg_diagonal(cg_tensor *a);                /* main diagonal of the last two dims */
+/* "ij" grids of n 1-D tensors into out[0..n) (new tensors); -1 on error */
+int cg_meshgrid(cg_tensor **ts, int n, cg_tensor **out);
 cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel boundary) */
 /* Write src (cast and broadcast to dst) into dst's own buffer, now: every holder of that buffer
    sees the new value. 0 on success, -1 on error (dst unchanged). */
