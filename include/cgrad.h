@@ -55,6 +55,12 @@ typedef struct { int n; int v[CG_MAX_DIMS]; } cg_axes;   /* n == -1 means "all a
 
 /* ---- errors ----------------------------------------------------------------------------------- */
 const char *cg_last_error(void);                  /* message of the last failure on this thread */
+/* Record a failure message (printf-style), for code built on cgrad that reports its own errors. */
+void cg_set_error(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 void cg_clear_error(void);                        /* forget the last failure */
 
 /* ---- lifetime ---------------------------------------------------------------------------------- */
@@ -313,6 +319,15 @@ typedef struct {
 cg_config cg_get_config(void);                        /* knobs read once from the environment */
 int cg_set_threads(int n);                            /* resize the CPU thread pool */
 const char *cg_compiler_version(void);                /* first line of `$CC --version` */
+
+/* ---- data sets ------------------------------------------------------------------------------------ */
+typedef struct cg_dataset cg_dataset;
+/* (Fashion-)MNIST IDX image and label files, gzip-compressed or raw; NULL with an error. */
+cg_dataset *cg_idx_load(const char *images_path, const char *labels_path);
+int64_t cg_dataset_len(const cg_dataset *d);         /* number of examples */
+/* Examples idx[0..n) as new tensors: images float32 (n, 1, rows, cols) in [0, 1], labels int32. */
+int cg_dataset_batch(const cg_dataset *d, const int64_t *idx, int n, cg_tensor **images, cg_tensor **labels);
+void cg_dataset_free(cg_dataset *d);
 
 #ifdef __cplusplus
 }
