@@ -320,6 +320,20 @@ cg_config cg_get_config(void);                        /* knobs read once from th
 int cg_set_threads(int n);                            /* resize the CPU thread pool */
 const char *cg_compiler_version(void);                /* first line of `$CC --version` */
 
+/* ---- safetensors files ------------------------------------------------------------------------------ */
+typedef struct cg_safetensors cg_safetensors;
+/* Map a .safetensors file and validate its whole header; NULL with an error. */
+cg_safetensors *cg_safetensors_open(const char *path);
+int cg_safetensors_count(const cg_safetensors *f);                     /* number of tensors */
+const char *cg_safetensors_name(const cg_safetensors *f, int i);       /* name of tensor i */
+const char *cg_safetensors_metadata(const cg_safetensors *f, const char *key); /* or NULL */
+/* A new tensor with the named tensor's data, on device (NULL = default). */
+cg_tensor *cg_safetensors_get(const cg_safetensors *f, const char *name, const char *device);
+void cg_safetensors_close(cg_safetensors *f);
+/* Write tensors (and nmeta key/value string pairs in meta_kv) to path, atomically. */
+int cg_safetensors_save(const char *path, const char *const *names, cg_tensor *const *ts, int n,
+                        const char *const *meta_kv, int nmeta);
+
 /* ---- data sets ------------------------------------------------------------------------------------ */
 typedef struct cg_dataset cg_dataset;
 /* (Fashion-)MNIST IDX image and label files, gzip-compressed or raw; NULL with an error. */
