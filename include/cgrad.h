@@ -69,6 +69,10 @@ void cg_scope_push(void);                         /* start a scope that owns ten
 void cg_scope_pop(void);                          /* free every tensor the innermost scope owns */
 cg_tensor *cg_keep(cg_tensor *t);                 /* move t to the enclosing scope (or to the caller) */
 void cg_free(cg_tensor *t);                       /* release a tensor not owned by a scope */
+cg_tensor *cg_own(cg_tensor *t);                  /* take t out of every scope: the caller frees it */
+/* dst takes src's (lazy) value, keeping its identity (owner, requires_grad, grad); same shape and
+   dtype required. How optimizers update parameters in place. */
+int cg_replace(cg_tensor *dst, cg_tensor *src);
 void cg_shutdown(void);                           /* free caches and the thread pool (at exit) */
 
 /* ---- creation ---------------------------------------------------------------------------------- */
@@ -281,6 +285,95 @@ cg_tensor *cg_detach(cg_tensor *t);              /* same value; no gradient flow
 int cg_set_grad_enabled(int on);                 /* 0: no-grad mode (no graph for gradients);
                                                     returns the previous setting */
 
+/* ---- loss reductions ---------------------------------------------------------------------------- */
+#define CG_REDUCTION_NONE 0   /* one loss per element */
+#define CG_REDUCTION_MEAN 1   /* the mean (over the non-ignored elements, where labels are ignored) */
+#define CG_REDUCTION_SUM 2    /* the sum */
+
+/* ---- convolution and pooling (NCHW; spatial dims are the last `nspatial`; NULL arrays mean
+   stride 1, padding 0, dilation 1; padding is symmetric, as torch's int padding) ------------------ */
+/* N-d convolution (nspatial 1..3): x (N, Cin, *in), w (Cout, Cin/groups, *k), bias (Cout) or NULL. */
+cg_tensor *cg_conv(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int nspatial, const int64_t *stride,
+                   const int64_t *padding, const int64_t *dilation, int groups);
+/* torch.nn.functional.conv2d: x (N, Cin, H, W), w (Cout, Cin/groups, kh, kw). */
+cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *bias, const int64_t stride[2],
+                     const int64_t padding[2], const int64_t dilation[2], int groups);
+/* N-d transposed convolution: w (Cin, Cout/groups, *k); output_padding NULL means 0. */
+cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int nspatial,
+                             const int64_t *stride, const int64_t *padding,
+                             const int64_t *output_padding, const int64_t *dilation, int groups);
+/* torch.nn.functional.conv_transpose2d. */
+cg_tensor *cg_conv_transpose2d(cg_tensor *x, cg_tensor *w, cg_tensor *bias, const int64_t stride[2],
+                               const int64_t padding[2], const int64_t output_padding[2],
+                               const int64_t dilation[2], int groups);
+/* Max over windows of the last nspatial dims (padding counts as -inf); stride NULL = kernel. */
+cg_tensor *cg_max_pool(cg_tensor *x, int nspatial, const int64_t *kernel, const int64_t *stride,
+                       const int64_t *padding, const int64_t *dilation);
+cg_tensor *cg_max_pool2d(cg_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2]);       /* torch max_pool2d, dilation 1 */
+/* Mean over windows; count_include_pad as torch (1: padded zeros count in the divisor). */
+cg_tensor *cg_avg_pool(cg_tensor *x, int nspatial, const int64_t *kernel, const int64_t *stride,
+                       const int64_t *padding, int count_include_pad);
+cg_tensor *cg_avg_pool2d(cg_tensor *x, const int64_t kernel[2], const int64_t stride[2],
+                         const int64_t padding[2]);       /* torch avg_pool2d, count_include_pad */
+
+/* ---- layers ------------------------------------------------------------------------------------ */
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b); /* x @ w.T + b; w (out, in); b may be NULL */
+/* (x - mean) * weight * invstd + bias over axis 1; stats are (C) vectors; weight/bias may be NULL. */
+cg_tensor *cg_batchnorm(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *mean,
+                        cg_tensor *invstd);
+cg_tensor *cg_rmsnorm(cg_tensor *x, int axis, double eps); /* x / sqrt(mean(x^2) + eps) over axis..last */
+cg_tensor *cg_dropout(cg_tensor *x, double p, int training); /* zero with prob. p, scale 1/(1-p) */
+/* softmax(q @ k^T / sqrt(d)) @ v; mask (bool: keep where true; float: added) or NULL; is_causal
+   uses a lower-triangular mask (not together with mask). */
+cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v,
+                                           cg_tensor *mask, int is_causal);
+
+/* ---- losses and statistics ---------------------------------------------------------------------- */
+/* torch cross_entropy: logits (N, C, ...) or (C); target int labels (N, ...) (label -100 is
+   ignored, as torch's default ignore_index) or float probabilities shaped like logits. */
+cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target, int reduction, double label_smoothing);
+/* torch nll_loss on log-probabilities (N, C, ...) or (C); labels equal to ignore_index are skipped. */
+cg_tensor *cg_nll_loss(cg_tensor *logp, cg_tensor *target, int reduction, int64_t ignore_index);
+/* tinygrad's: classes on the last axis of logits, labels (...) ints; ignore_index skipped. */
+cg_tensor *cg_sparse_categorical_crossentropy(cg_tensor *logits, cg_tensor *labels, int64_t ignore_index,
+                                              double label_smoothing, int reduction);
+/* torch binary_cross_entropy on probabilities p (log clamped at -100, as torch). */
+cg_tensor *cg_binary_crossentropy(cg_tensor *p, cg_tensor *y, int reduction);
+/* torch binary_cross_entropy_with_logits: max(x,0) - x*y + log(1 + exp(-|x|)). */
+cg_tensor *cg_binary_crossentropy_logits(cg_tensor *logits, cg_tensor *y, int reduction);
+cg_tensor *cg_logsumexp(cg_tensor *x, cg_axes axes, int keepdim); /* log(sum(exp(x))), stable */
+cg_tensor *cg_std(cg_tensor *x, cg_axes axes, int keepdim, double correction); /* sqrt(var) */
+/* int32 (..., num_classes) with 1 at each label; num_classes < 0 means max(labels)+1 (realizes). */
+cg_tensor *cg_one_hot(cg_tensor *labels, int64_t num_classes);
+
+/* ---- indexing and shape helpers (nn) ----------------------------------------------------------------- */
+/* torch.gather: out[i][j] = x[index[i][j]][j] (dim 0); index ints of x's rank, sizes <= x's. */
+cg_tensor *cg_gather(cg_tensor *x, int dim, cg_tensor *index);
+cg_tensor *cg_tril(cg_tensor *x, int64_t diagonal);   /* zero above the diagonal of the last 2 dims */
+cg_tensor *cg_triu(cg_tensor *x, int64_t diagonal);   /* zero below the diagonal of the last 2 dims */
+cg_tensor *cg_masked_fill(cg_tensor *x, cg_tensor *mask, double value); /* value where mask, x's dtype */
+cg_tensor *cg_cumsum(cg_tensor *x, int axis);         /* running sum along axis */
+cg_tensor *cg_cumprod(cg_tensor *x, int axis);        /* running product along axis */
+cg_tensor *cg_cummax(cg_tensor *x, int axis);         /* running maximum along axis (values) */
+cg_tensor *cg_argmin(cg_tensor *x, int axis, int keepdim); /* int32 index of the first min */
+cg_tensor *cg_any(cg_tensor *x, cg_axes axes, int keepdim); /* bool: some element nonzero */
+cg_tensor *cg_all(cg_tensor *x, cg_axes axes, int keepdim); /* bool: every element nonzero */
+cg_tensor *cg_flatten(cg_tensor *x, int start, int end); /* merge dims start..end (inclusive) */
+cg_tensor *cg_squeeze(cg_tensor *x, int axis);        /* drop axis if it has size 1 (else unchanged) */
+cg_tensor *cg_unsqueeze(cg_tensor *x, int axis);      /* new size-1 axis; axis in [-ndim-1, ndim] */
+/* torch repeat: tile x repeats[i] times along dim i (n >= ndim; extra leading dims are new). */
+cg_tensor *cg_repeat(cg_tensor *x, const int64_t *repeats, int n);
+cg_tensor *cg_roll(cg_tensor *x, int64_t shift, int axis); /* torch.roll along one axis */
+/* torch.split with sizes: fills out[0..n-1] with views along axis; returns n, or -1. */
+int cg_split(cg_tensor *x, const int64_t *sizes, int n, int axis, cg_tensor **out);
+/* torch.chunk: up to `chunks` views of ceil(size/chunks) along axis; returns how many, or -1. */
+int cg_chunk(cg_tensor *x, int chunks, int axis, cg_tensor **out);
+#define CG_INTERP_NEAREST 0   /* torch 'nearest': src = floor(dst * in/out) */
+#define CG_INTERP_LINEAR 1    /* torch '(bi|tri)linear' with align_corners */
+/* Resize the last n dims to size[0..n-1] (torch.nn.functional.interpolate). */
+cg_tensor *cg_interpolate(cg_tensor *x, const int64_t *size, int n, int mode, int align_corners);
+
 /* ---- bound variables: symbolic integers whose value changes without recompiling ------------------ */
 cg_variable *cg_variable_new(const char *name, int64_t min, int64_t max); /* names are unique per program */
 int cg_variable_bind(cg_variable *v, int64_t value);           /* -1 if value is outside [min, max] */
@@ -319,6 +412,27 @@ typedef struct {
 cg_config cg_get_config(void);                        /* knobs read once from the environment */
 int cg_set_threads(int n);                            /* resize the CPU thread pool */
 const char *cg_compiler_version(void);                /* first line of `$CC --version` */
+
+/* ---- optimizers (update the parameters' values in place of their tensors) -------------------------- */
+typedef struct cg_optim cg_optim;
+/* params: float32 tensors with requires_grad; the optimizer keeps pointers, not ownership */
+cg_optim *cg_sgd(cg_tensor **params, int n, double lr, double momentum, double weight_decay, int nesterov);
+cg_optim *cg_adam(cg_tensor **params, int n, double lr, double b1, double b2, double eps);
+cg_optim *cg_adamw(cg_tensor **params, int n, double lr, double b1, double b2, double eps, double wd);
+cg_optim *cg_lamb(cg_tensor **params, int n, double lr, double b1, double b2, double eps, double wd);
+int cg_optim_step(cg_optim *o);                     /* apply the gradients; 0 on success */
+void cg_optim_zero_grad(cg_optim *o);               /* drop the parameters' gradients */
+int cg_optim_set_lr(cg_optim *o, double lr);        /* takes effect without recompiling */
+double cg_optim_get_lr(const cg_optim *o);
+int64_t cg_optim_steps(const cg_optim *o);          /* steps taken */
+/* the state tensors (moments, beta powers) into out[0..cap), for checkpoints; returns the count */
+int cg_optim_state(cg_optim *o, cg_tensor **out, int cap);
+void cg_optim_free(cg_optim *o);
+/* scale gradients so their global L2 norm is at most max_norm; returns the norm before */
+double cg_clip_grad_norm(cg_tensor **params, int n, double max_norm);
+double cg_lr_step(double lr, int64_t t, int64_t step_size, double gamma);   /* lr * gamma^(t/step) */
+double cg_lr_cosine(double lr, int64_t t, int64_t total, double min_lr);    /* cosine annealing */
+double cg_lr_one_cycle(double max_lr, int64_t t, int64_t total, double pct_start); /* PyTorch's */
 
 /* ---- safetensors files ------------------------------------------------------------------------------ */
 typedef struct cg_safetensors cg_safetensors;

@@ -32,7 +32,7 @@ void cg_scope_pop(void) {
   if (!nscopes) return;
   scope_list *s = &scopes[--nscopes];
   for (int i = 0; i < s->n; i++)
-    if (s->items[i]->scope == nscopes + 1) tensor_destroy(s->items[i]);
+    if (s->items[i]) tensor_destroy(s->items[i]);
   free(s->items);
   if (!nscopes) { free(scopes); scopes = NULL; scopes_cap = 0; }
 }
@@ -48,8 +48,44 @@ static void scope_add(cg_tensor *t, int depth) {
   s->items[s->n++] = t;
 }
 
+int cg_replace(cg_tensor *dst, cg_tensor *src) {
+  if (!dst || !src) return -1;
+  if (!shape_eq(dst->u->shape, src->u->shape) || dst->u->dtype != src->u->dtype) {
+    char a[128], b[128];
+    shape_str(dst->u->shape, a, sizeof a);
+    shape_str(src->u->shape, b, sizeof b);
+    cg_set_error("replace: %s %s cannot take the value of %s %s", a, cg_dtype_name(dst->u->dtype), b,
+                 cg_dtype_name(src->u->dtype));
+    return -1;
+  }
+  uop *old = dst->u;
+  dst->u = uop_ref(src->u);
+  if (dst->requires_grad && dst->u->op == OP_BUFFER) dst->u->needs_grad = 1;
+  uop_unref(old);
+  return 0;
+}
+
+/* forget t's entry in its scope's list (searching from the newest: usually just made) */
+static void scope_detach(cg_tensor *t) {
+  if (t->scope <= 0 || t->scope > nscopes) return;
+  scope_list *s = &scopes[t->scope - 1];
+  for (int i = s->n - 1; i >= 0; i--)
+    if (s->items[i] == t) { s->items[i] = NULL; break; }
+}
+
 cg_tensor *cg_keep(cg_tensor *t) {
-  if (t && t->scope > 0) scope_add(t, t->scope - 1); /* the old list skips it at pop */
+  if (t && t->scope > 0) {
+    scope_detach(t);
+    scope_add(t, t->scope - 1);
+  }
+  return t;
+}
+
+cg_tensor *cg_own(cg_tensor *t) {
+  if (t) {
+    scope_detach(t);
+    t->scope = 0;
+  }
   return t;
 }
 

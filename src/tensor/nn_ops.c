@@ -1,0 +1,603 @@
+/* Neural-network ops composed in the front end: convolution and pooling by tinygrad's pool trick
+   (sliding windows as movement ops, so a convolution is a broadcast multiply and a sum), layers,
+   normalizations, losses and attention. Each composed op's body is its formula. */
+#include <math.h>
+#include "cgrad.h"
+#include "tensor.h"
+
+static int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* s with dims [at, at+nrm) replaced by the concrete dims ins[0..nins) (other dims keep their
+   variables). */
+static cg_shape splice(cg_shape s, int at, int nrm, const int64_t *ins, int nins) {
+  cg_shape r = {0, {0}, {0}};
+  for (int i = 0; i < at; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
+  for (int i = 0; i < nins; i++) r.d[r.ndim++] = ins[i];
+  for (int i = at + nrm; i < s.ndim; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
+  return r;
+}
+
+/* shrink / pad one axis */
+static cg_tensor *shrink_axis(cg_tensor *x, int ax, int64_t b, int64_t e) {
+  CG_CHECK(x);
+  int64_t arg[CG_MAX_DIMS][2];
+  for (int i = 0; i < x->u->shape.ndim; i++) arg[i][0] = 0, arg[i][1] = x->u->shape.d[i];
+  arg[ax][0] = b;
+  arg[ax][1] = e;
+  return cg_shrink(x, arg, x->u->shape.ndim);
+}
+
+static cg_tensor *pad_axis(cg_tensor *x, int ax, int64_t after) {
+  CG_CHECK(x);
+  int64_t p[CG_MAX_DIMS][2] = {{0}};
+  p[ax][1] = after;
+  return cg_pad(x, p, x->u->shape.ndim, 0);
+}
+
+/* pads[i] = {before, after} for the last n dims; negative amounts cut (pad, then shrink) */
+static cg_tensor *pad_last(cg_tensor *x, int n, const int64_t (*pads)[2], double value) {
+  CG_CHECK(x);
+  int nd = x->u->shape.ndim, lead = nd - n, any_cut = 0;
+  int64_t p[CG_MAX_DIMS][2] = {{0}}, cut[CG_MAX_DIMS][2];
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < 2; j++) {
+      p[lead + i][j] = pads[i][j] > 0 ? pads[i][j] : 0;
+      any_cut |= pads[i][j] < 0;
+    }
+  cg_tensor *r = cg_pad(x, p, nd, value);
+  if (!any_cut || !r) return r;
+  for (int i = 0; i < nd; i++) cut[i][0] = 0, cut[i][1] = r->u->shape.d[i];
+  for (int i = 0; i < n; i++) {
+    if (pads[i][0] < 0) cut[lead + i][0] = -pads[i][0];
+    if (pads[i][1] < 0) cut[lead + i][1] += pads[i][1];
+    if (cut[lead + i][1] < cut[lead + i][0]) {
+      cg_set_error("padding of %lld and %lld leaves nothing of a spatial dim",
+                   (long long)pads[i][0], (long long)pads[i][1]);
+      return NULL;
+    }
+  }
+  return cg_shrink(r, cut, nd);
+}
+
+/* Sliding windows along one axis (tinygrad's _pool, one dim at a time): axis `ax` of size i
+   becomes two axes (o, k) with o = ceil((i - d*(k-1)) / s) and [.., a, b, ..] = x[.., a*s + b*d, ..].
+   k <= s without dilation is a reshape of the strided axis; otherwise the axis is repeated so a
+   reshape to rows of length L = i*f + d (L = d mod i) shifts each row by d. */
+static cg_tensor *pool_axis_core(cg_tensor *x, int ax, int64_t k, int64_t s, int64_t d) {
+  CG_CHECK(x);
+  cg_shape sh = x->u->shape;
+  int64_t i = sh.d[ax], o = ceildiv(i - d * (k - 1), s);
+  if (k <= s && d == 1) {
+    cg_tensor *r = o * s > i ? pad_axis(x, ax, o * s - i) : shrink_axis(x, ax, 0, o * s);
+    CG_CHECK(r);
+    r = cg_reshape(r, splice(sh, ax, 1, (int64_t[]){o, s}, 2));
+    return shrink_axis(r, ax + 1, 0, k);
+  }
+  int64_t f = ceildiv(o * s - d, i), L, rep;
+  if (f < 1) f = 1;
+  L = i * f + d;
+  rep = ceildiv(k * L, i);
+  cg_tensor *r = cg_reshape(x, splice(sh, ax, 1, (int64_t[]){1, i}, 2));
+  r = cg_expand(r, splice(sh, ax, 1, (int64_t[]){rep, i}, 2));
+  r = cg_reshape(r, splice(sh, ax, 1, (int64_t[]){rep * i}, 1));
+  r = cg_reshape(shrink_axis(r, ax, 0, k * L), splice(sh, ax, 1, (int64_t[]){k, L}, 2));
+  r = cg_reshape(shrink_axis(r, ax + 1, 0, o * s), splice(sh, ax, 1, (int64_t[]){k, o, s}, 3));
+  r = cg_reshape(shrink_axis(r, ax + 2, 0, 1), splice(sh, ax, 1, (int64_t[]){k, o}, 2));
+  return cg_transpose(r, ax, ax + 1);
+}
+
+/* the same with room made (the dims before and after ax merged) when ax cannot grow 2 dims */
+static cg_tensor *pool_axis(cg_tensor *x, int ax, int64_t k, int64_t s, int64_t d) {
+  CG_CHECK(x);
+  cg_shape sh = x->u->shape;
+  if (sh.ndim + 2 <= CG_MAX_DIMS) return pool_axis_core(x, ax, k, s, d);
+  int64_t pre = 1, post = 1;
+  for (int i = 0; i < ax; i++) pre *= sh.d[i];
+  for (int i = ax + 1; i < sh.ndim && i < CG_MAX_DIMS; i++) post *= sh.d[i];
+  cg_tensor *m = pool_axis_core(cg_reshape(x, CG_SHAPE(pre, sh.d[ax], post)), 1, k, s, d);
+  CG_CHECK(m);
+  return cg_reshape(m, splice(sh, ax, 1, &m->u->shape.d[1], 2));
+}
+
+/* windows over the last n dims: (..., i_1..i_n) -> (..., o_1..o_n, k_1..k_n) */
+static cg_tensor *pool(cg_tensor *x, int n, const int64_t *k, const int64_t *s, const int64_t *d,
+                       const char *who) {
+  CG_CHECK(x);
+  int nd = x->u->shape.ndim, lead = nd - n;
+  if (lead < 0 || lead + 2 * n > CG_MAX_DIMS) {
+    cg_set_error("%s: cannot pool %d spatial dims of a %d-d tensor", who, n, nd);
+    return NULL;
+  }
+  for (int j = 0; j < n; j++) {
+    int64_t i = x->u->shape.d[lead + j];
+    if (x->u->shape.var[lead + j] || d[j] * (k[j] - 1) + 1 > i) {
+      cg_set_error("%s: kernel %lld (dilation %lld) is larger than the (padded) input size %lld",
+                   who, (long long)k[j], (long long)d[j], (long long)i);
+      return NULL;
+    }
+  }
+  for (int j = 0; j < n; j++) x = pool_axis(x, lead + 2 * j, k[j], s[j], d[j]);
+  cg_axes perm = {lead + 2 * n, {0}};
+  for (int i = 0; i < lead; i++) perm.v[i] = i;
+  for (int j = 0; j < n; j++) perm.v[lead + j] = lead + 2 * j, perm.v[lead + n + j] = lead + 2 * j + 1;
+  return cg_permute(x, perm);
+}
+
+/* stride/padding/dilation arrays with their defaults, checked */
+static int conv_args(int n, const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                     int64_t *s, int64_t *p, int64_t *d, const char *who) {
+  if (n < 1 || n > 3) {
+    cg_set_error("%s: %d spatial dims (1 to 3 supported)", who, n);
+    return 0;
+  }
+  for (int j = 0; j < n; j++) {
+    s[j] = stride ? stride[j] : 1;
+    p[j] = padding ? padding[j] : 0;
+    d[j] = dilation ? dilation[j] : 1;
+    if (s[j] < 1 || d[j] < 1 || p[j] < 0) {
+      cg_set_error("%s: stride and dilation must be >= 1 and padding >= 0 (got %lld, %lld, %lld)",
+                   who, (long long)s[j], (long long)d[j], (long long)p[j]);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k). The windows
+   (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as (N, G, rcout, *o, cin, *k)
+   and the last 1+n axes are summed. Three spatial dims merge o and k into one axis each. */
+static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, const int64_t *stride,
+                            const int64_t (*pads)[2], const int64_t *dil, int groups, const char *who) {
+  CG_CHECK(x, w);
+  cg_shape xs = x->u->shape, ws = w->u->shape;
+  if (xs.ndim != n + 2 || ws.ndim != n + 2) {
+    cg_set_error("%s: input and weight need %d dims (N, C, %d spatial), got %d and %d", who, n + 2,
+                 n, xs.ndim, ws.ndim);
+    return NULL;
+  }
+  int64_t cout = ws.d[0], cin = ws.d[1];
+  if (groups < 1 || cin * groups != xs.d[1] || cout % groups) {
+    cg_set_error("%s: input has %lld channels, weight (%lld, %lld, ...) with groups=%d does not fit",
+                 who, (long long)xs.d[1], (long long)cout, (long long)cin, groups);
+    return NULL;
+  }
+  if (bias && (bias->u->shape.ndim != 1 || bias->u->shape.d[0] != cout)) {
+    cg_set_error("%s: bias needs shape (%lld)", who, (long long)cout);
+    return NULL;
+  }
+  int64_t rcout = cout / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
+  cg_tensor *win = pool(pad_last(x, n, pads, 0), n, &ws.d[2], stride, dil, who);
+  CG_CHECK(win);
+  int merge = 4 + 2 * n > CG_MAX_DIMS, no = merge ? 1 : n;
+  const int64_t *o = &win->u->shape.d[2], *k = &ws.d[2];
+  for (int j = 0; j < n; j++) O *= o[j], K *= k[j];
+  /* (N, G, cin, 1, *o, *k), expanded to rcout */
+  int m = 0;
+  shp[m++] = groups, shp[m++] = cin, shp[m++] = 1;
+  for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
+  for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
+  cg_tensor *xr = cg_reshape(win, splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  shp[2] = rcout;
+  xr = cg_expand(xr, splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  cg_axes perm = {m + 1, {0, 1, 3}};
+  for (int j = 0; j < no; j++) perm.v[3 + j] = 4 + j;
+  perm.v[3 + no] = 2;
+  for (int j = 0; j < no; j++) perm.v[4 + no + j] = 4 + no + j;
+  xr = cg_permute(xr, perm);
+  /* weight (1, G, rcout, *1, cin, *k) */
+  cg_shape wsh = {0, {0}, {0}};
+  wsh.d[wsh.ndim++] = 1, wsh.d[wsh.ndim++] = groups, wsh.d[wsh.ndim++] = rcout;
+  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = 1;
+  wsh.d[wsh.ndim++] = cin;
+  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = merge ? K : k[j];
+  cg_axes red = {1 + no, {0}};
+  for (int j = 0; j <= no; j++) red.v[j] = -1 - j;
+  cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(w, wsh)), red, 0);
+  CG_CHECK(r);
+  int64_t outd[CG_MAX_DIMS];
+  outd[0] = cout;
+  for (int j = 0; j < n; j++) outd[1 + j] = o[j];
+  r = cg_reshape(r, splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+  if (!bias) return r;
+  cg_shape bsh = {n + 1, {cout}, {0}};
+  for (int j = 0; j < n; j++) bsh.d[1 + j] = 1;
+  return cg_add(r, cg_reshape(bias, bsh));
+}
+
+static cg_tensor *conv_impl(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, const int64_t *stride,
+                            const int64_t *padding, const int64_t *dilation, int groups) {
+  int64_t s[3], p[3], d[3], pads[3][2];
+  if (!conv_args(n, stride, padding, dilation, s, p, d, "conv")) return NULL;
+  for (int j = 0; j < n; j++) pads[j][0] = pads[j][1] = p[j];
+  return conv_core(x, w, bias, n, s, pads, d, groups, "conv");
+}
+cg_tensor *cg_conv(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int nspatial, const int64_t *stride,
+                   const int64_t *padding, const int64_t *dilation, int groups) {
+  SCOPED(conv_impl(x, w, bias, nspatial, stride, padding, dilation, groups));
+}
+cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *w, cg_tensor *bias, const int64_t stride[2],
+                     const int64_t padding[2], const int64_t dilation[2], int groups) {
+  SCOPED(conv_impl(x, w, bias, 2, stride, padding, dilation, groups));
+}
+
+/* A transposed convolution is a convolution of the stride-dilated input (s-1 zeros between
+   elements) with the flipped, in/out-swapped weight, padded by (k-1)*d - p (+ output_padding). */
+static cg_tensor *conv_transpose_impl(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n,
+                                      const int64_t *stride, const int64_t *padding,
+                                      const int64_t *output_padding, const int64_t *dilation, int groups) {
+  CG_CHECK(x, w);
+  int64_t s[3], p[3], d[3], pads[3][2];
+  if (!conv_args(n, stride, padding, dilation, s, p, d, "conv_transpose")) return NULL;
+  cg_shape ws = w->u->shape, xs = x->u->shape;
+  if (ws.ndim != n + 2 || xs.ndim != n + 2 || groups < 1 || ws.d[0] % groups || ws.d[0] != xs.d[1]) {
+    cg_set_error("conv_transpose: input (N, %lld, ...) and weight (Cin, Cout/groups, ...) with "
+                 "groups=%d need %d dims and Cin == %lld divisible by groups",
+                 (long long)(xs.ndim > 1 ? xs.d[1] : 0), groups, n + 2, (long long)(xs.ndim > 1 ? xs.d[1] : 0));
+    return NULL;
+  }
+  int64_t cin = ws.d[0] / groups, rcout = ws.d[1];
+  cg_shape gsh = splice(ws, 0, 2, (int64_t[]){groups, cin, rcout}, 3);
+  cg_axes flip = {n, {0}};
+  for (int j = 0; j < n; j++) flip.v[j] = 3 + j;
+  cg_tensor *wt = cg_flip(cg_transpose(cg_reshape(w, gsh), 1, 2), flip);
+  wt = cg_reshape(wt, splice(ws, 0, 2, (int64_t[]){groups * rcout, cin}, 2));
+  for (int j = 0; j < n; j++) {
+    int64_t op = output_padding ? output_padding[j] : 0;
+    if (op < 0 || (op >= s[j] && op >= d[j])) {
+      cg_set_error("conv_transpose: output_padding %lld must be smaller than stride or dilation",
+                   (long long)op);
+      return NULL;
+    }
+    pads[j][0] = (ws.d[2 + j] - 1) * d[j] - p[j];
+    pads[j][1] = pads[j][0] + op;
+    if (s[j] == 1) continue;
+    /* (i) -> (i, 1) -> pad to (i, s) -> (i*s) -> first (i-1)*s + 1 */
+    int ax = 2 + j;
+    int64_t i = x->u->shape.d[ax];
+    x = cg_reshape(x, splice(x->u->shape, ax, 1, (int64_t[]){i, 1}, 2));
+    x = pad_axis(x, ax + 1, s[j] - 1);
+    CG_CHECK(x);
+    x = cg_reshape(x, splice(x->u->shape, ax, 2, (int64_t[]){i * s[j]}, 1));
+    x = shrink_axis(x, ax, 0, (i - 1) * s[j] + 1);
+  }
+  int64_t one[3] = {1, 1, 1};
+  return conv_core(x, wt, bias, n, one, pads, d, groups, "conv_transpose");
+}
+cg_tensor *cg_conv_transpose(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int nspatial,
+                             const int64_t *stride, const int64_t *padding,
+                             const int64_t *output_padding, const int64_t *dilation, int groups) {
+  SCOPED(conv_transpose_impl(x, w, bias, nspatial, stride, padding, output_padding, dilation, groups));
+}
+cg_tensor *cg_conv_transpose2d(cg_tensor *x, cg_tensor *w, cg_tensor *bias, const int64_t stride[2],
+                               const int64_t padding[2], const int64_t output_padding[2],
+                               const int64_t dilation[2], int groups) {
+  SCOPED(conv_transpose_impl(x, w, bias, 2, stride, padding, output_padding, dilation, groups));
+}
+
+/* the smallest value of a dtype (the identity of max) */
+static double dtype_min(cg_dtype dt) {
+  if (cg_dtype_is_float(dt)) return -INFINITY;
+  if (dt == CG_BOOL || cg_dtype_is_unsigned(dt)) return 0;
+  return -ldexp(1, 8 * cg_dtype_size(dt) - 1);
+}
+
+/* windows of the padded last n dims, (..., *o, *k); stride NULL means the kernel size */
+static cg_tensor *pool_padded(cg_tensor *x, int n, const int64_t *kernel, const int64_t *stride,
+                              const int64_t *padding, const int64_t *dilation, double padval,
+                              const char *who) {
+  CG_CHECK(x);
+  int64_t s[3], p[3], d[3], pads[3][2];
+  if (!kernel) {
+    cg_set_error("%s: kernel size is required", who);
+    return NULL;
+  }
+  if (!conv_args(n, stride ? stride : kernel, padding, dilation, s, p, d, who)) return NULL;
+  for (int j = 0; j < n; j++) {
+    if (kernel[j] < 1 || 2 * p[j] > kernel[j]) {
+      cg_set_error("%s: kernel %lld must be >= 1 and padding %lld at most half of it", who,
+                   (long long)kernel[j], (long long)p[j]);
+      return NULL;
+    }
+    pads[j][0] = pads[j][1] = p[j];
+  }
+  return pool(pad_last(x, n, pads, padval), n, kernel, s, d, who);
+}
+
+static cg_axes last_axes(int n) {
+  cg_axes a = {n, {0}};
+  for (int j = 0; j < n; j++) a.v[j] = -1 - j;
+  return a;
+}
+
+static cg_tensor *max_pool_impl(cg_tensor *x, int n, const int64_t *kernel, const int64_t *stride,
+                                const int64_t *padding, const int64_t *dilation) {
+  CG_CHECK(x);
+  cg_tensor *win = pool_padded(x, n, kernel, stride, padding, dilation, dtype_min(x->u->dtype), "max_pool");
+  return cg_max(win, last_axes(n), 0);
+}
+cg_tensor *cg_max_pool(cg_tensor *x, int nspatial, const int64_t *kernel, const int64_t *stride,
+                       const int64_t *padding, const int64_t *dilation) {
+  SCOPED(max_pool_impl(x, nspatial, kernel, stride, padding, dilation));
+}
+cg_tensor *cg_max_pool2d(cg_tensor *x, const int64_t kernel[2], const int64_t stride[2], const int64_t padding[2]) {
+  SCOPED(max_pool_impl(x, 2, kernel, stride, padding, NULL));
+}
+
+static cg_tensor *avg_pool_impl(cg_tensor *x, int n, const int64_t *kernel, const int64_t *stride,
+                                const int64_t *padding, int count_include_pad) {
+  CG_CHECK(x);
+  cg_tensor *sum = cg_sum(pool_padded(x, n, kernel, stride, padding, NULL, 0, "avg_pool"), last_axes(n), 0);
+  if (count_include_pad) {
+    CG_CHECK(sum);
+    int64_t k = 1;
+    for (int j = 0; j < n; j++) k *= kernel[j];
+    return cg_div(sum, tconst_like(x, (double)k, cg_dtype_is_float(sum->u->dtype) ? sum->u->dtype : CG_F32));
+  }
+  cg_tensor *ones = cg_full_like(x, 1);
+  cg_tensor *count = cg_sum(pool_padded(ones, n, kernel, stride, padding, NULL, 0, "avg_pool"), last_axes(n), 0);
+  return cg_div(sum, count);
+}
+cg_tensor *cg_avg_pool(cg_tensor *x, int nspatial, const int64_t *kernel, const int64_t *stride,
+                       const int64_t *padding, int count_include_pad) {
+  SCOPED(avg_pool_impl(x, nspatial, kernel, stride, padding, count_include_pad));
+}
+cg_tensor *cg_avg_pool2d(cg_tensor *x, const int64_t kernel[2], const int64_t stride[2], const int64_t padding[2]) {
+  SCOPED(avg_pool_impl(x, 2, kernel, stride, padding, 1));
+}
+
+/* ---- layers ---- */
+static cg_tensor *linear_impl(cg_tensor *x, cg_tensor *w, cg_tensor *b) {
+  CG_CHECK(x, w);
+  if (w->u->shape.ndim != 2) {
+    cg_set_error("linear: weight needs shape (out, in), got %d dims", w->u->shape.ndim);
+    return NULL;
+  }
+  cg_tensor *y = cg_matmul(x, cg_transpose(w, 0, 1));
+  return b ? cg_add(y, b) : y;
+}
+cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b) { SCOPED(linear_impl(x, w, b)); }
+
+/* a per-channel vector as (1, C, 1, ...) for x */
+static cg_tensor *channel_view(cg_tensor *v, cg_tensor *x) {
+  CG_CHECK(v, x);
+  cg_shape s = {x->u->shape.ndim, {0}, {0}};
+  for (int i = 0; i < s.ndim; i++) s.d[i] = 1;
+  s.d[1] = cg_numel(v);
+  return cg_reshape(v, s);
+}
+
+static cg_tensor *batchnorm_impl(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *mean,
+                                 cg_tensor *invstd) {
+  CG_CHECK(x, mean, invstd);
+  if (x->u->shape.ndim < 2) {
+    cg_set_error("batchnorm: input needs a channel axis (N, C, ...)");
+    return NULL;
+  }
+  cg_tensor *y = cg_sub(x, channel_view(mean, x));
+  if (weight) y = cg_mul(y, channel_view(weight, x));
+  y = cg_mul(y, channel_view(invstd, x));
+  return bias ? cg_add(y, channel_view(bias, x)) : y;
+}
+cg_tensor *cg_batchnorm(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *mean, cg_tensor *invstd) {
+  SCOPED(batchnorm_impl(x, weight, bias, mean, invstd));
+}
+
+static cg_tensor *rmsnorm_impl(cg_tensor *x, int axis, double eps) {
+  CG_CHECK(x);
+  int nd = x->u->shape.ndim, ax = norm_axis(axis, nd);
+  if (ax < 0) return NULL;
+  cg_axes axes = {nd - ax, {0}};
+  for (int i = ax; i < nd; i++) axes.v[i - ax] = i;
+  cg_tensor *xf = cg_dtype_is_float(x->u->dtype) ? x : cg_cast(x, CG_F32);
+  return cg_mul(xf, cg_rsqrt(cg_add_s(cg_mean(cg_mul(xf, xf), axes, 1), eps)));
+}
+cg_tensor *cg_rmsnorm(cg_tensor *x, int axis, double eps) { SCOPED(rmsnorm_impl(x, axis, eps)); }
+
+static cg_tensor *dropout_impl(cg_tensor *x, double p, int training) {
+  CG_CHECK(x);
+  if (!(p >= 0 && p <= 1) || !cg_dtype_is_float(x->u->dtype)) {
+    cg_set_error("dropout: needs a float tensor and 0 <= p <= 1 (got p=%g)", p);
+    return NULL;
+  }
+  if (!training || p == 0) return cg_reshape(x, x->u->shape);
+  if (p == 1) return cg_mul_s(x, 0);
+  cg_tensor *u = cg_to(cg_rand(x->u->shape, CG_F32), cg_get_device(x));
+  cg_tensor *keep = cg_ge(u, tconst_like(x, p, CG_F32));
+  return cg_div_s(cg_where(keep, x, tconst_like(x, 0, x->u->dtype)), 1 - p);
+}
+cg_tensor *cg_dropout(cg_tensor *x, double p, int training) { SCOPED(dropout_impl(x, p, training)); }
+
+static cg_tensor *sdpa_impl(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_tensor *mask, int is_causal) {
+  CG_CHECK(q, k, v);
+  if (mask && is_causal) {
+    cg_set_error("scaled_dot_product_attention: give a mask or is_causal, not both");
+    return NULL;
+  }
+  int nd = q->u->shape.ndim;
+  if (nd < 2 || k->u->shape.ndim < 2) {
+    cg_set_error("scaled_dot_product_attention: q and k need at least 2 dims");
+    return NULL;
+  }
+  cg_tensor *qf = cg_dtype_is_float(q->u->dtype) ? q : cg_cast(q, CG_F32);
+  cg_tensor *s = cg_mul_s(cg_matmul(qf, cg_transpose(k, -1, -2)), 1 / sqrt((double)q->u->shape.d[nd - 1]));
+  CG_CHECK(s);
+  if (is_causal) {
+    int64_t L = s->u->shape.d[s->u->shape.ndim - 2], S = s->u->shape.d[s->u->shape.ndim - 1];
+    mask = cg_tril(cg_to(cg_ones(CG_SHAPE(L, S), CG_BOOL), cg_get_device(q)), 0);
+    CG_CHECK(mask);
+  }
+  if (mask) {
+    s = mask->u->dtype == CG_BOOL ? cg_where(mask, s, tconst_like(s, -INFINITY, s->u->dtype))
+                                  : cg_add(s, mask);
+  }
+  return cg_matmul(cg_softmax(s, -1), v);
+}
+cg_tensor *cg_scaled_dot_product_attention(cg_tensor *q, cg_tensor *k, cg_tensor *v, cg_tensor *mask, int is_causal) {
+  SCOPED(sdpa_impl(q, k, v, mask, is_causal));
+}
+
+/* ---- losses ---- */
+static cg_tensor *reduce_loss(cg_tensor *l, int reduction) {
+  switch (reduction) {
+  case CG_REDUCTION_NONE: return l;
+  case CG_REDUCTION_MEAN: return cg_mean(l, CG_ALL, 0);
+  case CG_REDUCTION_SUM: return cg_sum(l, CG_ALL, 0);
+  }
+  cg_set_error("loss: reduction must be 0 (none), 1 (mean) or 2 (sum), got %d", reduction);
+  return NULL;
+}
+
+static int loss_args(int reduction, double ls, const char *who) {
+  if (reduction < 0 || reduction > 2) {
+    cg_set_error("%s: reduction must be 0 (none), 1 (mean) or 2 (sum), got %d", who, reduction);
+    return 0;
+  }
+  if (!(ls >= 0 && ls <= 1)) {
+    cg_set_error("%s: label_smoothing must be in [0, 1], got %g", who, ls);
+    return 0;
+  }
+  return 1;
+}
+
+/* -(1-ls) * logp[label] - ls * mean(logp) per element along the class axis cax, 0 where the
+   label is ignore_index; the mean divides by the number of labels not ignored. */
+static cg_tensor *nll_core(cg_tensor *logp, int cax, cg_tensor *target, int64_t ignore, double ls,
+                           int reduction, const char *who) {
+  CG_CHECK(logp, target);
+  cg_shape ls_ = logp->u->shape, ts = target->u->shape;
+  int ok = cg_dtype_is_int(target->u->dtype) && ts.ndim == ls_.ndim - 1;
+  for (int i = 0, j = 0; ok && i < ls_.ndim; i++)
+    if (i != cax) ok = shape_dim_eq(ls_, i, ts, j++);
+  if (!ok) {
+    char a[128], b[128];
+    shape_str(ls_, a, sizeof a);
+    shape_str(ts, b, sizeof b);
+    cg_set_error("%s: labels must be integers of shape %s without the class axis %d, got %s %s",
+                 who, a, cax, cg_dtype_name(target->u->dtype), b);
+    return NULL;
+  }
+  cg_tensor *valid = cg_ne(target, tconst_like(target, (double)ignore, target->u->dtype));
+  cg_tensor *idx = cg_where(valid, target, tconst_like(target, 0, target->u->dtype));
+  cg_tensor *picked = cg_squeeze(cg_gather(logp, cax, cg_unsqueeze(idx, cax)), cax);
+  cg_tensor *loss = cg_neg(picked);
+  if (ls > 0)
+    loss = cg_sub(cg_mul_s(loss, 1 - ls), cg_mul_s(cg_mean(logp, CG_AXES(cax), 0), ls));
+  CG_CHECK(loss);
+  loss = cg_where(valid, loss, tconst_like(loss, 0, loss->u->dtype));
+  if (reduction != CG_REDUCTION_MEAN) return reduce_loss(loss, reduction);
+  return cg_div(cg_sum(loss, CG_ALL, 0), cg_cast(cg_sum(valid, CG_ALL, 0), loss->u->dtype));
+}
+
+static cg_tensor *cross_entropy_impl(cg_tensor *logits, cg_tensor *target, int reduction, double ls) {
+  CG_CHECK(logits, target);
+  if (!loss_args(reduction, ls, "cross_entropy")) return NULL;
+  int nd = logits->u->shape.ndim, cax = nd >= 2 ? 1 : 0;
+  if (nd < 1) {
+    cg_set_error("cross_entropy: logits need a class axis");
+    return NULL;
+  }
+  cg_tensor *logp = cg_log_softmax(logits, cax);
+  if (!cg_dtype_is_float(target->u->dtype)) return nll_core(logp, cax, target, -100, ls, reduction, "cross_entropy");
+  /* class probabilities */
+  if (!shape_eq(target->u->shape, logits->u->shape)) {
+    cg_set_error("cross_entropy: probability targets must have the logits' shape");
+    return NULL;
+  }
+  double C = (double)logits->u->shape.d[cax];
+  cg_tensor *y = ls > 0 ? cg_add_s(cg_mul_s(target, 1 - ls), ls / C) : target;
+  return reduce_loss(cg_neg(cg_sum(cg_mul(logp, y), CG_AXES(cax), 0)), reduction);
+}
+cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target, int reduction, double label_smoothing) {
+  SCOPED(cross_entropy_impl(logits, target, reduction, label_smoothing));
+}
+
+static cg_tensor *nll_loss_impl(cg_tensor *logp, cg_tensor *target, int reduction, int64_t ignore) {
+  CG_CHECK(logp, target);
+  if (!loss_args(reduction, 0, "nll_loss")) return NULL;
+  int nd = logp->u->shape.ndim;
+  if (nd < 1) {
+    cg_set_error("nll_loss: input needs a class axis");
+    return NULL;
+  }
+  return nll_core(logp, nd >= 2 ? 1 : 0, target, ignore, 0, reduction, "nll_loss");
+}
+cg_tensor *cg_nll_loss(cg_tensor *logp, cg_tensor *target, int reduction, int64_t ignore_index) {
+  SCOPED(nll_loss_impl(logp, target, reduction, ignore_index));
+}
+
+static cg_tensor *sparse_ce_impl(cg_tensor *logits, cg_tensor *labels, int64_t ignore, double ls, int reduction) {
+  CG_CHECK(logits, labels);
+  if (!loss_args(reduction, ls, "sparse_categorical_crossentropy")) return NULL;
+  int nd = logits->u->shape.ndim;
+  if (nd < 1) {
+    cg_set_error("sparse_categorical_crossentropy: logits need a class axis");
+    return NULL;
+  }
+  return nll_core(cg_log_softmax(logits, -1), nd - 1, labels, ignore, ls, reduction,
+                  "sparse_categorical_crossentropy");
+}
+cg_tensor *cg_sparse_categorical_crossentropy(cg_tensor *logits, cg_tensor *labels, int64_t ignore_index,
+                                              double label_smoothing, int reduction) {
+  SCOPED(sparse_ce_impl(logits, labels, ignore_index, label_smoothing, reduction));
+}
+
+static cg_tensor *bce_impl(cg_tensor *p, cg_tensor *y, int reduction) {
+  CG_CHECK(p, y);
+  if (!loss_args(reduction, 0, "binary_crossentropy")) return NULL;
+  cg_tensor *pf = cg_dtype_is_float(p->u->dtype) ? p : cg_cast(p, CG_F32);
+  CG_CHECK(pf);
+  cg_tensor *floor_ = tconst_like(pf, -100, pf->u->dtype), *one = tconst_like(pf, 1, pf->u->dtype);
+  cg_tensor *lp = cg_maximum(cg_log(pf), floor_);
+  cg_tensor *l1p = cg_maximum(cg_log(cg_sub(one, pf)), floor_);
+  cg_tensor *l = cg_neg(cg_add(cg_mul(y, lp), cg_mul(cg_sub(one, y), l1p)));
+  return reduce_loss(l, reduction);
+}
+cg_tensor *cg_binary_crossentropy(cg_tensor *p, cg_tensor *y, int reduction) { SCOPED(bce_impl(p, y, reduction)); }
+
+static cg_tensor *bce_logits_impl(cg_tensor *x, cg_tensor *y, int reduction) {
+  CG_CHECK(x, y);
+  if (!loss_args(reduction, 0, "binary_crossentropy_logits")) return NULL;
+  cg_tensor *xf = cg_dtype_is_float(x->u->dtype) ? x : cg_cast(x, CG_F32);
+  cg_tensor *softplus = cg_log(cg_add_s(cg_exp(cg_neg(cg_abs(xf))), 1));
+  return reduce_loss(cg_add(cg_sub(cg_relu(xf), cg_mul(xf, y)), softplus), reduction);
+}
+cg_tensor *cg_binary_crossentropy_logits(cg_tensor *logits, cg_tensor *y, int reduction) {
+  SCOPED(bce_logits_impl(logits, y, reduction));
+}
+
+/* max + log(sum(exp(x - max))), with an infinite max replaced by 0 (all -inf gives -inf) */
+static cg_tensor *logsumexp_impl(cg_tensor *x, cg_axes axes, int keepdim) {
+  CG_CHECK(x);
+  cg_tensor *xf = cg_dtype_is_float(x->u->dtype) ? x : cg_cast(x, CG_F32);
+  cg_tensor *m = cg_max(xf, axes, 1);
+  CG_CHECK(m);
+  cg_tensor *inf = tconst_like(m, INFINITY, m->u->dtype);
+  m = cg_where(cg_eq(cg_abs(m), inf), tconst_like(m, 0, m->u->dtype), m);
+  cg_tensor *s = cg_log(cg_sum(cg_exp(cg_sub(xf, m)), axes, keepdim));
+  CG_CHECK(s);
+  return cg_add(s, cg_reshape(m, s->u->shape));
+}
+cg_tensor *cg_logsumexp(cg_tensor *x, cg_axes axes, int keepdim) { SCOPED(logsumexp_impl(x, axes, keepdim)); }
+
+static cg_tensor *std_impl(cg_tensor *x, cg_axes axes, int keepdim, double correction) {
+  return cg_sqrt(cg_var(x, axes, keepdim, correction));
+}
+cg_tensor *cg_std(cg_tensor *x, cg_axes axes, int keepdim, double correction) {
+  SCOPED(std_impl(x, axes, keepdim, correction));
+}
+
+static cg_tensor *one_hot_impl(cg_tensor *labels, int64_t num_classes) {
+  CG_CHECK(labels);
+  if (!cg_dtype_is_int(labels->u->dtype)) {
+    cg_set_error("one_hot: labels must be integers, got %s", cg_dtype_name(labels->u->dtype));
+    return NULL;
+  }
+  if (num_classes < 0) {
+    double m = cg_item(cg_max(labels, CG_ALL, 0));
+    if (isnan(m)) return NULL;
+    num_classes = (int64_t)m + 1;
+  }
+  cg_tensor *classes = cg_to(cg_arange(0, (double)num_classes, 1, CG_I32), cg_get_device(labels));
+  return cg_cast(cg_eq(cg_unsqueeze(labels, -1), classes), CG_I32);
+}
+cg_tensor *cg_one_hot(cg_tensor *labels, int64_t num_classes) { SCOPED(one_hot_impl(labels, num_classes)); }
