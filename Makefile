@@ -29,6 +29,7 @@ test-asan: deps
 
 test-py: build
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_numpy.py
+	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_optim_torch.py
 
 test: test-c test-py test-asan
 
