@@ -86,6 +86,8 @@ cg_tensor *cg_full_like(cg_tensor *t, double value);             /* t's shape an
 cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt); /* [start, stop) */
 cg_tensor *cg_eye(int64_t n, cg_dtype dt);                       /* n x n identity */
 void cg_manual_seed(uint64_t seed);                              /* reset the random stream */
+void cg_rng_get_state(uint64_t *seed, uint64_t *counter);        /* for checkpoints */
+void cg_rng_set_state(uint64_t seed, uint64_t counter);          /* continue a saved stream */
 cg_tensor *cg_rand(cg_shape shape, cg_dtype dt);                 /* uniform [0, 1), Threefry */
 cg_tensor *cg_randn(cg_shape shape, cg_dtype dt);                /* standard normal */
 cg_tensor *cg_empty(cg_shape shape, cg_dtype dt);                /* uninitialized memory */
@@ -412,6 +414,36 @@ typedef struct {
 cg_config cg_get_config(void);                        /* knobs read once from the environment */
 int cg_set_threads(int n);                            /* resize the CPU thread pool */
 const char *cg_compiler_version(void);                /* first line of `$CC --version` */
+
+/* ---- nn layers (modules own their tensors; PyTorch's default initialization) ---------------------- */
+typedef struct cg_module cg_module;
+int cg_set_training(int on);                       /* Tensor.training; returns the previous value */
+int cg_is_training(void);
+cg_module *cg_nn_linear(int64_t in, int64_t out, int bias);
+cg_module *cg_nn_conv(int nspatial, int64_t cin, int64_t cout, const int64_t *kernel, const int64_t *stride,
+                      const int64_t *padding, int groups, int bias);  /* 1-3 spatial dims */
+cg_module *cg_nn_conv1d(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding, int bias);
+cg_module *cg_nn_conv2d(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding, int bias);
+cg_module *cg_nn_conv_transpose2d(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t padding, int bias);
+/* running statistics in training (momentum as PyTorch's), used in eval */
+cg_module *cg_nn_batchnorm(int64_t channels, double eps, double momentum);
+cg_module *cg_nn_layernorm(int64_t size, double eps);      /* over the last dim, affine */
+cg_module *cg_nn_rmsnorm(int64_t size, double eps);        /* over the last dim, scaled */
+cg_module *cg_nn_groupnorm(int groups, int64_t channels, double eps);
+cg_module *cg_nn_embedding(int64_t vocab, int64_t dim);    /* int indices -> rows */
+cg_module *cg_nn_dropout(double p);                        /* active in training only */
+cg_module *cg_nn_relu(void);
+cg_module *cg_nn_flatten(void);                            /* (N, ...) -> (N, -1) */
+cg_module *cg_nn_max_pool2d(int64_t k, int64_t stride);    /* stride 0 = k */
+cg_module *cg_nn_avg_pool2d(int64_t k, int64_t stride);
+/* takes ownership of mods[0..n) (frees them all if one is NULL) */
+cg_module *cg_nn_sequential(cg_module **mods, int n);
+cg_tensor *cg_module_forward(cg_module *m, cg_tensor *x);
+/* parameters (trainable tensors) into out[0..cap); returns how many there are */
+int cg_module_parameters(cg_module *m, cg_tensor **out, int cap);
+/* every named tensor ("0.weight", "1.running_mean", ...): names point into namebuf */
+int cg_module_state_dict(cg_module *m, const char **names, char *namebuf, size_t nbsize, cg_tensor **out, int cap);
+void cg_module_free(cg_module *m);
 
 /* ---- optimizers (update the parameters' values in place of their tensors) -------------------------- */
 typedef struct cg_optim cg_optim;

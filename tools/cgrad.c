@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cgrad.h"
+#include "train.h"
 
 static int cmd_info(void) {
   cg_config c = cg_get_config();
@@ -21,6 +22,7 @@ static int cmd_info(void) {
 static void usage(FILE *f) {
   fprintf(f, "usage: cgrad <command>\n"
              "  info      devices, compiler, cache dir, threads\n"
+             "  train fashion-mnist [--epochs N] [--batch B] [--lr X] [--device D] [--save F] [--resume F]\n"
              "  help      this text\n");
 }
 
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
   }
   int rc;
   if (!strcmp(argv[1], "info")) rc = cmd_info();
+  else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2);
   else {
     fprintf(stderr, "cgrad: unknown command '%s'\n", argv[1]);
     usage(stderr);

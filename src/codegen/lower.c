@@ -97,9 +97,30 @@ static uop *load(lowerer *L, uop *node, uop **idx, uop *valid) {
   return uop_new(L->c, OP_LOAD, node->dtype, src, valid ? 3 : 2, (uop_arg){0}, NULL);
 }
 
+/* A reshape that only adds or removes size-1 dims maps indices one to one: no linear index,
+   so no div/mod (which would not simplify for the negative indices padding produces). */
+static int unit_only_reshape(cg_shape in, cg_shape out, int *map) {
+  int j = 0;
+  for (int i = 0; i < in.ndim; i++) {
+    map[i] = -1;
+    if (in.d[i] == 1 && !in.var[i]) continue;
+    while (j < out.ndim && out.d[j] == 1 && !out.var[j]) j++;
+    if (j == out.ndim || out.d[j] != in.d[i] || out.var[j] != in.var[i]) return 0;
+    map[i] = j++;
+  }
+  while (j < out.ndim && out.d[j] == 1 && !out.var[j]) j++;
+  return j == out.ndim;
+}
+
 static uop *lower_reshape(lowerer *L, uop *node, uop **idx, uop *valid) {
   cg_shape in = node->src[0]->shape;
-  uop *lin = linear_index(L, idx, node->shape), *nidx[CG_MAX_DIMS];
+  uop *nidx[CG_MAX_DIMS];
+  int map[CG_MAX_DIMS];
+  if (unit_only_reshape(in, node->shape, map)) {
+    for (int i = 0; i < in.ndim; i++) nidx[i] = map[i] < 0 ? idx_const(L, 0) : idx[map[i]];
+    return value(L, node->src[0], nidx, valid);
+  }
+  uop *lin = linear_index(L, idx, node->shape);
   int64_t stride = 1;
   for (int i = in.ndim - 1; i >= 0; i--) {
     uop *q = stride == 1 ? lin : uop_alu(L->c, OP_IDIV, CG_I64, lin, idx_const(L, stride));

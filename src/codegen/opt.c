@@ -37,7 +37,8 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
     return NULL;
   uop *r = u->src[u->nsrc - 1];
   int64_t n = r->vmax + 1, k = lanes_for(u->dtype);
-  if (r->src[0]->op != OP_CONST || n % k || n < 2 * k || u->nsrc + 1 > 9) return NULL;
+  while (k > 4 && n % k) k--; /* the widest lane count that divides the range */
+  if (r->src[0]->op != OP_CONST || n % k || n < 2 * k || u->nsrc + 1 > 9) return NULL; /* r1 >= 2: a size-1 range would fold away */
   cg_lowered *l = un->l;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
   uop *r1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
@@ -97,6 +98,7 @@ static int upcast_output(cg_lowered *l) {
   if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS) return 0;
   uop *g = l->global_range[l->nglobal - 1];
   int64_t n = g->vmax + 1, k = lanes_for(l->param_dtype[0]);
+  while (k > 4 && n % k) k--; /* the widest lane count that divides the dim (14 -> 14, 28 -> 14) */
   if (g->src[0]->op != OP_CONST || n % k || n < k || !cg_dtype_is_float(l->param_dtype[0])) return 0;
   /* worth it only when every load that follows g reads consecutive elements (no gathers) */
   cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};

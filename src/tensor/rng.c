@@ -15,6 +15,16 @@ void cg_manual_seed(uint64_t seed) {
 
 uint64_t rng_next_key(void) { return rng_seed * 0x9e3779b97f4a7c15ULL + rng_calls++; }
 
+void cg_rng_get_state(uint64_t *seed, uint64_t *counter) {
+  if (seed) *seed = rng_seed;
+  if (counter) *counter = rng_calls;
+}
+
+void cg_rng_set_state(uint64_t seed, uint64_t counter) {
+  rng_seed = seed;
+  rng_calls = counter;
+}
+
 static cg_tensor *u32(cg_tensor *like, uint32_t v) { return tconst_like(like, v, CG_U32); }
 
 static cg_tensor *rotl(cg_tensor *x, int r) {
