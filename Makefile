@@ -30,6 +30,7 @@ test-asan: deps
 test-py: build
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_numpy.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_optim_torch.py
+	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_api.py
 
 test: test-c test-py test-asan
 

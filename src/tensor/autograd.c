@@ -35,7 +35,10 @@ int cg_set_requires_grad(cg_tensor *t, int on) {
     return -1;
   }
   if (!on) {
-    if (t->requires_grad) autograd_forget(t);
+    if (t->requires_grad) {
+      autograd_forget(t);
+      if (t->u->op == OP_BUFFER) t->u->needs_grad = 0; /* its own leaf: nothing flows from it now */
+    }
     t->requires_grad = 0;
     return 0;
   }

@@ -264,6 +264,10 @@ cg_tensor *cg_abs(cg_tensor *a) { SCOPED(abs_impl(a)); }
 static cg_tensor *pow_impl(cg_tensor *a, cg_tensor *b) {
   CG_CHECK(a, b);
   cg_dtype dt = cg_promote(a->u->dtype, b->u->dtype);
+  if (cg_dtype_is_int(dt)) { /* integer powers stay integers: exact through float64 up to 2^53 */
+    cg_tensor *f = cg_pow(cg_cast(a, CG_F64), cg_cast(b, CG_F64));
+    return cg_cast(cg_round(f), dt);
+  }
   if (!cg_dtype_is_float(dt)) dt = CG_F32;
   a = cg_cast(a, dt);
   b = cg_cast(b, dt);

@@ -71,6 +71,9 @@ static cg_tensor *split_reduce(int op, cg_tensor *a, const int64_t *flags, cg_sh
 
 cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   CG_CHECK(a);
+  /* bools reduce as int32: gcc 12 -O2 -mavx2 miscompiles vectorized unsigned-char max loops over
+     comparison results (all() of [[1,0],[1,1]] gave 254) */
+  if (a->u->dtype == CG_BOOL) return cg_cast(treduce(op, cg_cast(a, CG_I32), axes, keepdim), CG_BOOL);
   int nd = a->u->shape.ndim;
   int64_t flags[CG_MAX_DIMS];
   if (axes_flags(axes, nd, flags)) return NULL;
