@@ -33,6 +33,26 @@ static void add_root(planner *p, uop *u) {
   p->added = 1;
 }
 
+/* An elementwise expression read through an EXPAND is recomputed for every broadcast copy. That
+   is free for a load and a few ops, but a chain over several buffers (an activation's backward,
+   say) read by a weight gradient 144 times over is not: such a node becomes a buffer. */
+static void cost(planner *p, uop *u, cg_ptrmap *seen, int *leaves, int *ops) {
+  if (cg_ptrmap_get(seen, u)) return;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (is_stored(u) || cg_ptrmap_get(&p->is_root, u) || u->op == OP_REDUCE_AXIS) { (*leaves)++; return; }
+  if (cg_op_is_alu(u->op)) (*ops)++;
+  for (int i = 0; i < u->nsrc; i++) cost(p, u->src[i], seen, leaves, ops);
+}
+
+static int worth_a_buffer(planner *p, uop *u) {
+  if (!cg_op_is_alu(u->op)) return 0;
+  cg_ptrmap seen = {0};
+  int leaves = 0, ops = 0;
+  cost(p, u, &seen, &leaves, &ops);
+  cg_ptrmap_free(&seen);
+  return leaves >= 3 || (leaves >= 2 && ops >= 6);
+}
+
 static void visit(planner *p, uop *u, int under_expand, int root) {
   if (is_stored(u)) return;
   if (cg_ptrmap_get(&p->is_root, u) && u != p->roots[root]) return;
@@ -44,6 +64,10 @@ static void visit(planner *p, uop *u, int under_expand, int root) {
       if (!is_stored(u->src[0])) add_root(p, u->src[0]);
       return;
     }
+  }
+  if (under_expand && u != p->roots[root] && worth_a_buffer(p, u)) {
+    add_root(p, u);
+    return;
   }
   if (u->op == OP_REDUCE_AXIS && u != p->roots[root]) {
     intptr_t first = (intptr_t)cg_ptrmap_get(&p->reach, u);
