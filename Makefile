@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 PY ?= /usr/bin/python3
 export CGRAD_LIB := $(CURDIR)/$(BUILD)/libcgrad.so
 
-.PHONY: all deps build demo test test-c test-asan test-py test-full bench clean
+.PHONY: all deps build demo demo-fusion test test-c test-asan test-py test-full bench clean
 
 all: build
 
@@ -17,6 +17,9 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
+	./$(BUILD)/cgrad train fashion-mnist
+
+demo-fusion: build
 	DEBUG=2 ./$(BUILD)/mlp_forward
 
 test-c: build
@@ -31,6 +34,7 @@ test-py: build
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_numpy.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_optim_torch.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_api.py
+	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_train_resume.py
 
 test: test-c test-py test-asan
 

@@ -13,7 +13,8 @@
 #define MAX_STATE 64
 
 typedef struct {
-  int epochs, batch;
+  int epochs, batch, log_steps;
+  int64_t max_steps;   /* stop after this global step (tests), 0 = run all epochs */
   double lr;
   const char *device, *save, *resume, *data;
   uint64_t seed;
@@ -198,6 +199,16 @@ static double evaluate(trainer *t) {
   return (double)correct / (double)n;
 }
 
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    fclose(f);
+  }
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static void progress(int64_t step, int64_t total, int64_t epoch, int epochs, double loss, double acc, double t0) {
   double el = (double)clock_gettime_s() - t0, rate = step > 0 ? (double)step / el : 0;
   double eta = rate > 0 ? (double)(total - step) / rate : 0;
@@ -225,6 +236,8 @@ static int parse(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--resume")) o->resume = v;
     else if (!strcmp(a, "--data")) o->data = v;
     else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--max-steps")) o->max_steps = atoll(v);
+    else if (!strcmp(a, "--log-steps")) o->log_steps = atoi(v);
     else { fprintf(stderr, "train: unknown option %s\n", a); return -1; }
     i++;
   }
@@ -239,7 +252,7 @@ int cmd_train(int argc, char **argv) {
   options o;
   if (argc < 1 || strcmp(argv[0], "fashion-mnist")) {
     fprintf(stderr, "usage: cgrad train fashion-mnist [--epochs N] [--batch B] [--lr X] [--device D] "
-                    "[--save FILE] [--resume FILE] [--data DIR] [--seed S]\n");
+                    "[--save FILE] [--resume FILE] [--data DIR] [--seed S] [--max-steps N] [--log-steps 1]\n");
     return 2;
   }
   if (parse(argc - 1, argv + 1, &o)) return 2;
@@ -269,21 +282,16 @@ int cmd_train(int argc, char **argv) {
     shuffle(t.perm, n, o.seed, t.epoch);
     double loss = 0, acc = 0;
     for (; !rc && t.step < per_epoch; t.step++, t.global_step++) {
+      if (o.max_steps && t.global_step >= o.max_steps) break;
       rc = train_step(&t, &o, per_epoch, &loss, &acc);
-      if (!rc) {
-        printf("step %lld loss %.6f\n", (long long)t.global_step, loss);
-        progress(t.global_step - start_step + 1, per_epoch * o.epochs - start_step, t.epoch, o.epochs, loss, acc, t0);
-      }
-      if (!rc && o.save && getenv("CGRAD_SAVE_AT") && t.global_step + 1 == atoll(getenv("CGRAD_SAVE_AT"))) {
-        t.step++, t.global_step++; /* the position after this step */
-        rc = save_checkpoint(&t, &o);
-        t.step--, t.global_step--;
-      }
+      if (!rc && o.log_steps) printf("step %lld loss %.9g rss_kb %ld\n", (long long)t.global_step, loss, rss_kb());
+      if (!rc) progress(t.global_step - start_step + 1, per_epoch * o.epochs - start_step, t.epoch, o.epochs, loss, acc, t0);
     }
+    if (o.max_steps && t.global_step >= o.max_steps) break;
     if (isatty(2)) fprintf(stderr, "\n");
   }
   if (!rc && o.save) rc = save_checkpoint(&t, &o);
-  if (!rc) printf("test accuracy: %.4f\n", evaluate(&t));
+  if (!rc && !o.max_steps) printf("test accuracy: %.4f\n", evaluate(&t));
   if (rc) fprintf(stderr, "train: %s\n", cg_last_error());
   free(t.perm);
   cg_optim_free(t.opt);
