@@ -43,6 +43,7 @@ test-full: test
 
 bench: build
 	@$(PY) bench/bench_core.py ./$(BUILD)
+	@$(PY) bench/bench_train.py ./$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
