@@ -235,11 +235,12 @@ static cg_tensor *tanh_impl(cg_tensor *a) {
   return cg_sub(cg_mul_s(cg_sigmoid(cg_mul_s(a, 2)), 2), fconst(a, 1));
 }
 cg_tensor *cg_tanh(cg_tensor *a) { SCOPED(tanh_impl(a)); }
-/* where(x > 0, x, 0): the gradient at 0 is 0, as in PyTorch */
+/* where(x <= 0, 0, x) with IEEE comparisons: NaN passes through and the gradient at 0 is 0, as in
+   PyTorch */
 static cg_tensor *relu_impl(cg_tensor *a) {
   CG_CHECK(a);
   cg_tensor *zero = cg_scalar_like(a, 0);
-  return cg_where(cg_gt(a, zero), a, zero);
+  return cg_where(cg_or(cg_lt(a, zero), cg_eq(a, zero)), zero, a);
 }
 cg_tensor *cg_relu(cg_tensor *a) { SCOPED(relu_impl(a)); }
 static cg_tensor *silu_impl(cg_tensor *a) { return cg_mul(a, cg_sigmoid(a)); }
