@@ -85,6 +85,7 @@ cg_tensor *cg_scalar(double value, cg_dtype dt);                 /* 0-d tensor *
 cg_tensor *cg_full_like(cg_tensor *t, double value);             /* t's shape and dtype */
 cg_tensor *cg_arange(double start, double stop, double step, cg_dtype dt); /* [start, stop) */
 cg_tensor *cg_eye(int64_t n, cg_dtype dt);                       /* n x n identity */
+cg_tensor *cg_eye_nm(int64_t n, int64_t m, cg_dtype dt);         /* n x m, ones on the diagonal */
 void cg_manual_seed(uint64_t seed);                              /* reset the random stream */
 void cg_rng_get_state(uint64_t *seed, uint64_t *counter);        /* for checkpoints */
 void cg_rng_set_state(uint64_t seed, uint64_t counter);          /* continue a saved stream */
@@ -125,6 +126,8 @@ cg_tensor *cg_mul(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_div(cg_tensor *a, cg_tensor *b);       /* true division (ints give float32) */
 cg_tensor *cg_idiv(cg_tensor *a, cg_tensor *b);      /* integer division, truncating toward 0 */
 cg_tensor *cg_mod(cg_tensor *a, cg_tensor *b);       /* integer remainder (sign of a) */
+cg_tensor *cg_floordiv(cg_tensor *a, cg_tensor *b);  /* Python's //: rounds toward -inf */
+cg_tensor *cg_floormod(cg_tensor *a, cg_tensor *b);  /* Python's %: the sign of b */
 cg_tensor *cg_pow(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_maximum(cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_minimum(cg_tensor *a, cg_tensor *b);
@@ -229,6 +232,13 @@ cg_tensor *cg_scatter(cg_tensor *x, int dim, cg_tensor *index, cg_tensor *src);
 enum { CG_SCATTER_NONE, CG_SCATTER_SUM, CG_SCATTER_PROD, CG_SCATTER_AMAX, CG_SCATTER_AMIN, CG_SCATTER_MEAN };
 /* PyTorch's scatter_reduce: combine the values landing on a spot (and x's, if include_self). */
 cg_tensor *cg_scatter_reduce(cg_tensor *x, int dim, cg_tensor *index, cg_tensor *src, int reduce, int include_self);
+cg_tensor *cg_logcumsumexp(cg_tensor *x, int axis);  /* log(cumsum(exp(x))), stable */
+cg_tensor *cg_unfold(cg_tensor *x, int axis, int64_t size, int64_t step); /* torch's windows */
+/* Data-dependent sizes: these read the mask back from the device to size their result. */
+cg_tensor *cg_nonzero(cg_tensor *x);                 /* (count, ndim) int32 coordinates */
+cg_tensor *cg_masked_select(cg_tensor *x, cg_tensor *mask); /* 1-D: x where mask */
+/* num_samples class indices per row of probabilities (int32), with or without replacement */
+cg_tensor *cg_multinomial(cg_tensor *p, int64_t num_samples, int replacement);
 /* Einstein summation, e.g. "bij,bjk->bik" (letters a-z; implicit output when no "->"). */
 cg_tensor *cg_einsum(const char *spec, cg_tensor **ts, int n);
 /* Stable sort along axis; if indices is not NULL it receives the int32 positions (a new tensor
