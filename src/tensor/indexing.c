@@ -6,14 +6,6 @@
 #include "cgrad.h"
 #include "tensor.h"
 
-/* s with dims [at, at+nrm) replaced by the concrete dims ins[0..nins) */
-static cg_shape splice(cg_shape s, int at, int nrm, const int64_t *ins, int nins) {
-  cg_shape r = {0, {0}, {0}};
-  for (int i = 0; i < at; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
-  for (int i = 0; i < nins; i++) r.d[r.ndim++] = ins[i];
-  for (int i = at + nrm; i < s.ndim; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
-  return r;
-}
 
 static int room(cg_tensor *x, int extra, const char *who) {
   if (x->u->shape.ndim + extra <= CG_MAX_DIMS) return 1;
@@ -32,7 +24,7 @@ static cg_tensor *unsqueeze_impl(cg_tensor *x, int axis) {
   CG_CHECK(x);
   int ax = norm_axis(axis, x->u->shape.ndim + 1);
   if (ax < 0 || !room(x, 1, "unsqueeze")) return NULL;
-  return cg_reshape(x, splice(x->u->shape, ax, 0, (int64_t[]){1}, 1));
+  return cg_reshape(x, shape_splice(x->u->shape, ax, 0, (int64_t[]){1}, 1));
 }
 cg_tensor *cg_unsqueeze(cg_tensor *x, int axis) { SCOPED(unsqueeze_impl(x, axis)); }
 
@@ -43,7 +35,7 @@ static cg_tensor *squeeze_impl(cg_tensor *x, int axis) {
   int ax = norm_axis(axis, nd);
   if (ax < 0) return NULL;
   if (x->u->shape.d[ax] != 1 || x->u->shape.var[ax]) return cg_reshape(x, x->u->shape);
-  return cg_reshape(x, splice(x->u->shape, ax, 1, NULL, 0));
+  return cg_reshape(x, shape_splice(x->u->shape, ax, 1, NULL, 0));
 }
 cg_tensor *cg_squeeze(cg_tensor *x, int axis) { SCOPED(squeeze_impl(x, axis)); }
 
@@ -59,7 +51,7 @@ static cg_tensor *flatten_impl(cg_tensor *x, int start, int end) {
   }
   int64_t n = 1;
   for (int i = s; i <= e; i++) n *= x->u->shape.d[i];
-  return cg_reshape(x, splice(x->u->shape, s, e - s + 1, &n, 1));
+  return cg_reshape(x, shape_splice(x->u->shape, s, e - s + 1, &n, 1));
 }
 cg_tensor *cg_flatten(cg_tensor *x, int start, int end) { SCOPED(flatten_impl(x, start, end)); }
 
@@ -72,7 +64,7 @@ static cg_tensor *repeat_impl(cg_tensor *x, const int64_t *reps, int n) {
     return NULL;
   }
   cg_shape s = x->u->shape;
-  for (int i = 0; i < n - nd; i++) s = splice(s, 0, 0, (int64_t[]){1}, 1);
+  for (int i = 0; i < n - nd; i++) s = shape_splice(s, 0, 0, (int64_t[]){1}, 1);
   x = cg_reshape(x, s);
   for (int i = 0; i < n; i++) {
     if (reps[i] < 0) {
@@ -83,9 +75,9 @@ static cg_tensor *repeat_impl(cg_tensor *x, const int64_t *reps, int n) {
     if (!x || !room(x, 1, "repeat")) return NULL;
     cg_shape c = x->u->shape;
     int64_t d = c.d[i];
-    x = cg_reshape(x, splice(c, i, 1, (int64_t[]){1, d}, 2));
-    x = cg_expand(x, splice(c, i, 1, (int64_t[]){reps[i], d}, 2));
-    x = cg_reshape(x, splice(c, i, 1, (int64_t[]){reps[i] * d}, 1));
+    x = cg_reshape(x, shape_splice(c, i, 1, (int64_t[]){1, d}, 2));
+    x = cg_expand(x, shape_splice(c, i, 1, (int64_t[]){reps[i], d}, 2));
+    x = cg_reshape(x, shape_splice(c, i, 1, (int64_t[]){reps[i] * d}, 1));
   }
   return x;
 }
@@ -245,7 +237,7 @@ static cg_tensor *cum_split(int op, cg_tensor *x) {
   int64_t p[CG_MAX_DIMS][2] = {{0}};
   p[s.ndim - 1][0] = nb * B - n;
   cg_tensor *t = cg_pad(x, p, s.ndim, identity_of(op, x->u->dtype));
-  cg_tensor *blocks = cum_last(op, cg_reshape(t, splice(s, s.ndim - 1, 1, (int64_t[]){nb, B}, 2)), 0);
+  cg_tensor *blocks = cum_last(op, cg_reshape(t, shape_splice(s, s.ndim - 1, 1, (int64_t[]){nb, B}, 2)), 0);
   CG_CHECK(blocks);
   cg_tensor *last = cg_squeeze(cg_slice(blocks, -1, B - 1, B, 1), -1);
   cg_tensor *base = cum_last(op, last, 1);
@@ -311,7 +303,7 @@ static cg_tensor *resample_axis(cg_tensor *x, int ax, cg_tensor *src, int64_t ou
   cg_shape s = x->u->shape, col = {s.ndim, {0}, {0}};
   int64_t in = s.d[ax];
   for (int i = 0; i < s.ndim; i++) col.d[i] = i == ax ? out : 1;
-  cg_shape full = splice(s, ax, 1, &out, 1);
+  cg_shape full = shape_splice(s, ax, 1, &out, 1);
   cg_tensor *lo = cg_minimum(cg_cast(src, CG_I32), tconst_like(x, (double)(in - 1), CG_I32));
   cg_tensor *glo = cg_gather(x, ax, cg_expand(cg_reshape(lo, col), full));
   if (!linear) return glo;

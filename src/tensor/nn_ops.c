@@ -7,15 +7,6 @@
 
 static int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* s with dims [at, at+nrm) replaced by the concrete dims ins[0..nins) (other dims keep their
-   variables). */
-static cg_shape splice(cg_shape s, int at, int nrm, const int64_t *ins, int nins) {
-  cg_shape r = {0, {0}, {0}};
-  for (int i = 0; i < at; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
-  for (int i = 0; i < nins; i++) r.d[r.ndim++] = ins[i];
-  for (int i = at + nrm; i < s.ndim; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
-  return r;
-}
 
 /* shrink / pad one axis */
 static cg_tensor *shrink_axis(cg_tensor *x, int ax, int64_t b, int64_t e) {
@@ -70,19 +61,19 @@ static cg_tensor *pool_axis_core(cg_tensor *x, int ax, int64_t k, int64_t s, int
   if (k <= s && d == 1) {
     cg_tensor *r = o * s > i ? pad_axis(x, ax, o * s - i) : shrink_axis(x, ax, 0, o * s);
     CG_CHECK(r);
-    r = cg_reshape(r, splice(sh, ax, 1, (int64_t[]){o, s}, 2));
+    r = cg_reshape(r, shape_splice(sh, ax, 1, (int64_t[]){o, s}, 2));
     return shrink_axis(r, ax + 1, 0, k);
   }
   int64_t f = ceildiv(o * s - d, i), L, rep;
   if (f < 1) f = 1;
   L = i * f + d;
   rep = ceildiv(k * L, i);
-  cg_tensor *r = cg_reshape(x, splice(sh, ax, 1, (int64_t[]){1, i}, 2));
-  r = cg_expand(r, splice(sh, ax, 1, (int64_t[]){rep, i}, 2));
-  r = cg_reshape(r, splice(sh, ax, 1, (int64_t[]){rep * i}, 1));
-  r = cg_reshape(shrink_axis(r, ax, 0, k * L), splice(sh, ax, 1, (int64_t[]){k, L}, 2));
-  r = cg_reshape(shrink_axis(r, ax + 1, 0, o * s), splice(sh, ax, 1, (int64_t[]){k, o, s}, 3));
-  r = cg_reshape(shrink_axis(r, ax + 2, 0, 1), splice(sh, ax, 1, (int64_t[]){k, o}, 2));
+  cg_tensor *r = cg_reshape(x, shape_splice(sh, ax, 1, (int64_t[]){1, i}, 2));
+  r = cg_expand(r, shape_splice(sh, ax, 1, (int64_t[]){rep, i}, 2));
+  r = cg_reshape(r, shape_splice(sh, ax, 1, (int64_t[]){rep * i}, 1));
+  r = cg_reshape(shrink_axis(r, ax, 0, k * L), shape_splice(sh, ax, 1, (int64_t[]){k, L}, 2));
+  r = cg_reshape(shrink_axis(r, ax + 1, 0, o * s), shape_splice(sh, ax, 1, (int64_t[]){k, o, s}, 3));
+  r = cg_reshape(shrink_axis(r, ax + 2, 0, 1), shape_splice(sh, ax, 1, (int64_t[]){k, o}, 2));
   return cg_transpose(r, ax, ax + 1);
 }
 
@@ -96,7 +87,7 @@ static cg_tensor *pool_axis(cg_tensor *x, int ax, int64_t k, int64_t s, int64_t 
   for (int i = ax + 1; i < sh.ndim && i < CG_MAX_DIMS; i++) post *= sh.d[i];
   cg_tensor *m = pool_axis_core(cg_reshape(x, CG_SHAPE(pre, sh.d[ax], post)), 1, k, s, d);
   CG_CHECK(m);
-  return cg_reshape(m, splice(sh, ax, 1, &m->u->shape.d[1], 2));
+  return cg_reshape(m, shape_splice(sh, ax, 1, &m->u->shape.d[1], 2));
 }
 
 /* windows over the last n dims: (..., i_1..i_n) -> (..., o_1..o_n, k_1..k_n) */
@@ -176,9 +167,9 @@ static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, 
   shp[m++] = groups, shp[m++] = cin, shp[m++] = 1;
   for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
   for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
-  cg_tensor *xr = cg_reshape(win, splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  cg_tensor *xr = cg_reshape(win, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
   shp[2] = rcout;
-  xr = cg_expand(xr, splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  xr = cg_expand(xr, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
   cg_axes perm = {m + 1, {0, 1, 3}};
   for (int j = 0; j < no; j++) perm.v[3 + j] = 4 + j;
   perm.v[3 + no] = 2;
@@ -197,7 +188,7 @@ static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, 
   int64_t outd[CG_MAX_DIMS];
   outd[0] = cout;
   for (int j = 0; j < n; j++) outd[1 + j] = o[j];
-  r = cg_reshape(r, splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+  r = cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
   if (!bias) return r;
   cg_shape bsh = {n + 1, {cout}, {0}};
   for (int j = 0; j < n; j++) bsh.d[1 + j] = 1;
@@ -236,11 +227,11 @@ static cg_tensor *conv_transpose_impl(cg_tensor *x, cg_tensor *w, cg_tensor *bia
     return NULL;
   }
   int64_t cin = ws.d[0] / groups, rcout = ws.d[1];
-  cg_shape gsh = splice(ws, 0, 2, (int64_t[]){groups, cin, rcout}, 3);
+  cg_shape gsh = shape_splice(ws, 0, 2, (int64_t[]){groups, cin, rcout}, 3);
   cg_axes flip = {n, {0}};
   for (int j = 0; j < n; j++) flip.v[j] = 3 + j;
   cg_tensor *wt = cg_flip(cg_transpose(cg_reshape(w, gsh), 1, 2), flip);
-  wt = cg_reshape(wt, splice(ws, 0, 2, (int64_t[]){groups * rcout, cin}, 2));
+  wt = cg_reshape(wt, shape_splice(ws, 0, 2, (int64_t[]){groups * rcout, cin}, 2));
   for (int j = 0; j < n; j++) {
     int64_t op = output_padding ? output_padding[j] : 0;
     if (op < 0 || (op >= s[j] && op >= d[j])) {
@@ -254,10 +245,10 @@ static cg_tensor *conv_transpose_impl(cg_tensor *x, cg_tensor *w, cg_tensor *bia
     /* (i) -> (i, 1) -> pad to (i, s) -> (i*s) -> first (i-1)*s + 1 */
     int ax = 2 + j;
     int64_t i = x->u->shape.d[ax];
-    x = cg_reshape(x, splice(x->u->shape, ax, 1, (int64_t[]){i, 1}, 2));
+    x = cg_reshape(x, shape_splice(x->u->shape, ax, 1, (int64_t[]){i, 1}, 2));
     x = pad_axis(x, ax + 1, s[j] - 1);
     CG_CHECK(x);
-    x = cg_reshape(x, splice(x->u->shape, ax, 2, (int64_t[]){i * s[j]}, 1));
+    x = cg_reshape(x, shape_splice(x->u->shape, ax, 2, (int64_t[]){i * s[j]}, 1));
     x = shrink_axis(x, ax, 0, (i - 1) * s[j] + 1);
   }
   int64_t one[3] = {1, 1, 1};

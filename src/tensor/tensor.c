@@ -185,6 +185,14 @@ void shape_set(cg_shape *s, int i, int64_t d) {
   s->var[i] = NULL;
 }
 
+cg_shape shape_splice(cg_shape s, int at, int nrm, const int64_t *ins, int nins) {
+  cg_shape r = {0, {0}, {0}};
+  for (int i = 0; i < at; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
+  for (int i = 0; i < nins; i++) r.d[r.ndim++] = ins[i];
+  for (int i = at + nrm; i < s.ndim; i++) r.d[r.ndim] = s.d[i], r.var[r.ndim++] = s.var[i];
+  return r;
+}
+
 cg_shape shape_norm(cg_shape s) {
   for (int i = 0; i < s.ndim && i < CG_MAX_DIMS; i++)
     if (s.var[i]) s.d[i] = s.var[i]->max;

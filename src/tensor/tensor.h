@@ -39,6 +39,8 @@ void shape_set(cg_shape *s, int i, int64_t d); /* a concrete dim */
 int shape_dim_eq(cg_shape a, int i, cg_shape b, int j);
 /* Normalize a user shape: a symbolic dim's d is its variable's max. */
 cg_shape shape_norm(cg_shape s);
+/* s with dims [at, at+nrm) replaced by the concrete dims ins[0..nins) (others keep variables) */
+cg_shape shape_splice(cg_shape s, int at, int nrm, const int64_t *ins, int nins);
 /* Sources for a movement node whose shape may name variables: x plus one DEFINE_VAR node per
    variable (the node then keeps them alive and depends on them). Returns the count. */
 int movement_srcs(uop *x, cg_shape out, uop **src);
