@@ -40,6 +40,7 @@ test: test-c test-py test-asan
 
 test-full: test
 	CGRAD_FULL=1 CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_numpy.py
+	CGRAD_FULL=1 CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_train_resume.py
 
 bench: build
 	@$(PY) bench/bench_core.py ./$(BUILD)
