@@ -7,5 +7,6 @@
 from .device import Device, GlobalCounters
 from .dtype import DType, dtypes
 from .tensor import Tensor
+from . import nn  # noqa: E402  (cgrad.nn, .nn.optim, .nn.state)
 
-__all__ = ["Tensor", "dtypes", "DType", "Device", "GlobalCounters"]
+__all__ = ["Tensor", "dtypes", "DType", "Device", "GlobalCounters", "nn"]
