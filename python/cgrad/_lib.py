@@ -87,6 +87,9 @@ PROTOS = {  # name: (restype, argtypes)
     "cg_logsumexp": (_T, [_T, Axes, _I]), "cg_std": (_T, [_T, Axes, _I, _D]),
     "cg_any": (_T, [_T, Axes, _I]), "cg_all": (_T, [_T, Axes, _I]), "cg_argmin": (_T, [_T, _I, _I]),
     "cg_cumsum": (_T, [_T, _I]), "cg_cumprod": (_T, [_T, _I]), "cg_cummax": (_T, [_T, _I]),
+    "cg_floordiv": (_T, [_T, _T]), "cg_floormod": (_T, [_T, _T]), "cg_eye_nm": (_T, [_I64, _I64, _I]),
+    "cg_logcumsumexp": (_T, [_T, _I]), "cg_unfold": (_T, [_T, _I, _I64, _I64]), "cg_nonzero": (_T, [_T]),
+    "cg_masked_select": (_T, [_T, _T]), "cg_multinomial": (_T, [_T, _I64, _I]), "cg_rmsnorm": (_T, [_T, _I, _D]),
     "cg_gather": (_T, [_T, _I, _T]), "cg_tril": (_T, [_T, _I64]), "cg_triu": (_T, [_T, _I64]),
     "cg_masked_fill": (_T, [_T, _T, _D]), "cg_flatten": (_T, [_T, _I, _I]),
     "cg_squeeze": (_T, [_T, _I]), "cg_unsqueeze": (_T, [_T, _I]), "cg_repeat": (_T, [_T, _P64, _I]),
@@ -237,7 +240,7 @@ def argfix(*x):
 def only_defaults(name, **given):
     """Raise for non-default arguments (given as name=(value, default)) the C function lacks."""
     for k, (v, default) in given.items():
-        if v != default:
+        if v is not default and (not isinstance(v, type(default)) or v != default):
             raise NotImplementedError(f"{name}({k}={v!r}): libcgrad supports only {k}={default!r}")
 
 

@@ -120,7 +120,7 @@ class CreationMixin:
     @classmethod
     def eye(cls, n, m=None, dtype=None, device=None, requires_grad=None):
         if m is not None and m != n:
-            raise NotImplementedError("eye(n, m) with m != n: cg_eye makes square matrices only")
+            return cls._create(lib.cg_eye_nm, (int(n), int(m)), dtype, device, requires_grad)
         return cls._create(lib.cg_eye, (int(n),), dtype, device, requires_grad)
 
     @staticmethod

@@ -256,6 +256,11 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
     def lshift(self, x, reverse=False): return self._binop(lib.cg_shl, x, reverse)
     def rshift(self, x, reverse=False): return self._binop(lib.cg_shr, x, reverse)
     def fmod(self, x): return self._binop(lib.cg_fmod, x)
+    def mod(self, x, reverse=False):
+        """Python's %: the remainder has the divisor's sign (tinygrad's mod)."""
+        return self._binop(lib.cg_floormod, x, reverse)
+    def __mod__(self, x): return self.mod(x)
+    def __rmod__(self, x): return self.mod(x, True)
     def copysign(self, other): return self._binop(lib.cg_copysign, other)
     def logaddexp(self, other): return self._binop(lib.cg_logaddexp, other)
 
@@ -274,7 +279,7 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
         if ints and rounding_mode == "trunc":
             return _wrap(lib.cg_idiv(a._ptr, b._ptr))
         if ints and rounding_mode == "floor":
-            raise NotImplementedError("floor division of integers: libcgrad has no floor-div op")
+            return _wrap(lib.cg_floordiv(a._ptr, b._ptr))
         q = _wrap(lib.cg_div(a._ptr, b._ptr))
         return q if rounding_mode is None else q.trunc() if rounding_mode == "trunc" else q.floor()
 
@@ -314,16 +319,21 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
         return _wrap(lib.cg_not(x._ptr))
 
     def gelu(self, approximate="tanh"):
+        if approximate == "none":  # the exact form, through cg_erf
+            return self * 0.5 * ((self * (2 ** -0.5)).erf() + 1)
         only_defaults("gelu", approximate=(approximate, "tanh"))
         return _wrap(lib.cg_gelu(self._ptr))
 
     def isinf(self, detect_positive=True, detect_negative=True):
-        only_defaults("isinf", detect_positive=(detect_positive, True), detect_negative=(detect_negative, True))
-        return _wrap(lib.cg_isinf(self._ptr))
+        if detect_positive and detect_negative:
+            return _wrap(lib.cg_isinf(self._ptr))
+        pos, neg = (self == float("inf")), (self == float("-inf"))
+        return (pos if detect_positive else pos & False) | (neg if detect_negative else neg & False)
 
     def softplus(self, beta=1.0):
-        only_defaults("softplus", beta=(beta, 1.0))
-        return _wrap(lib.cg_softplus(self._ptr))
+        if beta == 1.0:
+            return _wrap(lib.cg_softplus(self._ptr))
+        return (self * beta).softplus() * (1.0 / beta)
 
     def hardsigmoid(self, alpha=1 / 6, beta=0.5):
         only_defaults("hardsigmoid", alpha=(alpha, 1 / 6), beta=(beta, 0.5))
@@ -466,6 +476,30 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
         return _wrap(lib.cg_argmin(self._ptr, int(axis), int(keepdim)))
 
     def cumsum(self, axis=0): return _wrap(lib.cg_cumsum(self._ptr, int(axis)))
+    def cummax(self, axis=0):
+        """(running maximum, index where it was last reached) along axis, as tinygrad."""
+        values = _wrap(lib.cg_cummax(self._ptr, int(axis)))
+        n = self.shape[axis] if self.ndim else 1
+        shape = [1] * self.ndim
+        if self.ndim:
+            shape[axis] = n
+        pos = Tensor.arange(n).reshape(*shape) if self.ndim else Tensor(0)
+        hit = (self == values).where(pos.expand(*self.shape) if self.ndim else pos, -1)
+        return values, _wrap(lib.cg_cummax(hit._ptr, int(axis)))
+    def cummin(self, axis=0):
+        values, idx = (-self).cummax(axis)
+        return -values, idx
+    def logcumsumexp(self, axis=0): return _wrap(lib.cg_logcumsumexp(self._ptr, int(axis)))
+    def unfold(self, dim, size, step): return _wrap(lib.cg_unfold(self._ptr, int(dim), int(size), int(step)))
+    def nonzero(self): return _wrap(lib.cg_nonzero(self._ptr))
+    def masked_select(self, mask): return _wrap(lib.cg_masked_select(self._ptr, mask._ptr))
+    def multinomial(self, num_samples=1, replacement=False):
+        return _wrap(lib.cg_multinomial(self._ptr, int(num_samples), int(bool(replacement))))
+    def rmsnorm(self, axis=-1, eps=1e-6):
+        """x / sqrt(mean(x^2) + eps) over `axis` (an int, or trailing axes as a tuple)."""
+        if not isinstance(axis, int):
+            axis = min(a + self.ndim if a < 0 else a for a in axis)
+        return _wrap(lib.cg_rmsnorm(self._ptr, int(axis), float(eps)))
     def cumprod(self, axis): return _wrap(lib.cg_cumprod(self._ptr, int(axis)))
 
     def softmax(self, axis=-1, dtype=None):
@@ -481,9 +515,9 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
         axes, nd = ([axis] if isinstance(axis, int) else list(axis)), self.ndim
         norm = sorted(a + nd if a < 0 else a for a in axes)
         bad = [a for a in axes if not -nd <= a < nd]
-        if not bad and norm != list(range(norm[0], nd)):
-            raise NotImplementedError(f"layernorm over axis={axis}: cg_layernorm normalizes "
-                                      "over trailing axes only")
+        if not bad and norm != list(range(norm[0], nd)):  # other axes: the same formula by ops
+            y = self - self.mean(axis=tuple(norm), keepdim=True)
+            return y * (y * y).mean(axis=tuple(norm), keepdim=True).add(eps).rsqrt()
         return _wrap(lib.cg_layernorm(self._ptr, bad[0] if bad else norm[0], float(eps)))
 
     def matmul(self, x, reverse=False, dtype=None):
@@ -563,6 +597,10 @@ class Tensor(CreationMixin, NNMixin, metaclass=_TensorMeta):
             pairs = [(0, 0)] * (self.ndim - len(pairs)) + pairs
         else:
             pairs = [(0, 0) if p is None else p for p in padding]
+        if any(b < 0 or a < 0 for b, a in pairs):  # negative amounts crop first (tinygrad)
+            shape = self.shape
+            crop = [(max(-b, 0), shape[i] - max(-a, 0)) for i, (b, a) in enumerate(pairs)]
+            return self.shrink(crop).pad([(max(b, 0), max(a, 0)) for b, a in pairs], mode, value)
         return _wrap(lib.cg_pad_mode(self._ptr, pairs_arg(pairs), len(pairs), modes[mode], float(value)))
 
     def shrink(self, arg):

@@ -147,7 +147,16 @@ static void rule(uop *u, cg_tensor *g, cg_tensor **d) {
   case OP_REDUCE_AXIS: {
     cg_shape in = u->src[0]->shape;
     if (u->ival == OP_ADD) d[0] = cg_expand(g, in);
-    else if (u->ival == OP_MUL) d[0] = cg_div(cg_expand(cg_mul(g, out), in), x);
+    else if (u->ival == OP_MUL) { /* prod of the others: out/x, or the product of the nonzero
+                                     ones where x is the only zero, else 0 */
+      cg_axes ax = reduced_axes(u);
+      cg_tensor *zero = cg_zeros_like(x), *is0 = cg_eq(x, zero);
+      cg_tensor *nz = cg_prod(cg_where(is0, cg_ones_like(x), x), ax, 1);
+      cg_tensor *zeros = cg_sum(cg_cast(is0, CG_I32), ax, 1);
+      cg_tensor *one_zero = cg_expand(cg_eq(zeros, tconst_like(zeros, 1, CG_I32)), in);
+      cg_tensor *others = cg_where(is0, cg_where(one_zero, cg_expand(nz, in), zero), cg_div(cg_expand(out, in), x));
+      d[0] = cg_mul(cg_expand(g, in), others);
+    }
     else { /* MAX: split among the elements equal to the max */
       cg_tensor *hit = cg_cast(cg_eq(x, cg_expand(out, in)), g->u->dtype);
       cg_tensor *count = cg_sum(hit, reduced_axes(u), 1);

@@ -284,9 +284,12 @@ cg_tensor *cg_argmin(cg_tensor *x, int axis, int keepdim) { SCOPED(argmin_impl(x
 static cg_tensor *truth(cg_tensor *x) {
   return x->u->dtype == CG_BOOL ? x : cg_ne(x, tconst_like(x, 0, x->u->dtype));
 }
+/* a count of true elements, so an empty reduction is false (max over nothing is not) */
 static cg_tensor *any_impl(cg_tensor *x, cg_axes axes, int keepdim) {
   CG_CHECK(x);
-  return cg_max(truth(x), axes, keepdim);
+  cg_tensor *n = cg_sum(cg_cast(truth(x), CG_I32), axes, keepdim);
+  CG_CHECK(n);
+  return cg_ne(n, tconst_like(n, 0, CG_I32));
 }
 static cg_tensor *all_impl(cg_tensor *x, cg_axes axes, int keepdim) {
   CG_CHECK(x);

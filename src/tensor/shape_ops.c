@@ -103,7 +103,9 @@ cg_tensor *cg_diagonal(cg_tensor *a) { SCOPED(diagonal_impl(a)); }
 /* |a - b| <= atol + rtol * |b| (NaNs equal if equal_nan) */
 static cg_tensor *isclose_impl(cg_tensor *a, cg_tensor *b, double rtol, double atol, int equal_nan) {
   CG_CHECK(a, b);
-  cg_tensor *close = cg_le(cg_abs(cg_sub(a, b)), cg_add_s(cg_mul_s(cg_abs(b), rtol), atol));
+  /* d <= tol as IEEE does it (false for NaN), not as !(tol < d) */
+  cg_tensor *d = cg_abs(cg_sub(a, b)), *tol = cg_add_s(cg_mul_s(cg_abs(b), rtol), atol);
+  cg_tensor *close = cg_or(cg_lt(d, tol), cg_eq(d, tol));
   close = cg_or(close, cg_eq(a, b)); /* infinities */
   if (equal_nan) close = cg_or(close, cg_and(cg_isnan(a), cg_isnan(b)));
   return close;
