@@ -474,7 +474,7 @@ void cg_optim_free(cg_optim *o);
 double cg_clip_grad_norm(cg_tensor **params, int n, double max_norm);
 double cg_lr_step(double lr, int64_t t, int64_t step_size, double gamma);   /* lr * gamma^(t/step) */
 double cg_lr_cosine(double lr, int64_t t, int64_t total, double min_lr);    /* cosine annealing */
-double cg_lr_one_cycle(double max_lr, int64_t t, int64_t total, double pct_start); /* PyTorch's */
+double cg_lr_one_cycle(double max_lr, int64_t t, int64_t total, double pct_start); /* PyTorch OneCycleLR */
 
 /* ---- safetensors files ------------------------------------------------------------------------------ */
 typedef struct cg_safetensors cg_safetensors;

@@ -61,5 +61,24 @@ def lamb_reference(steps, lr=0.01, b1=0.9, b2=0.999, eps=1e-6, wd=0.01):
 for steps in (1, 3):
     got = cg_run(lambda a: lib.cg_lamb(a, 1, 0.01, 0.9, 0.999, 1e-6, 0.01), steps)
     if not np.allclose(got, lamb_reference(steps), rtol=1e-4, atol=1e-5): bad += 1; print("mismatch lamb", steps)
+# learning-rate schedules against PyTorch's schedulers, step by step
+lib.cg_lr_step.restype = D; lib.cg_lr_step.argtypes = [D, ctypes.c_int64, ctypes.c_int64, D]
+lib.cg_lr_cosine.restype = D; lib.cg_lr_cosine.argtypes = [D, ctypes.c_int64, ctypes.c_int64, D]
+lib.cg_lr_one_cycle.restype = D; lib.cg_lr_one_cycle.argtypes = [D, ctypes.c_int64, ctypes.c_int64, D]
+def torch_lrs(make, steps):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched, out = make(opt), []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"]); opt.step(); sched.step()
+    return out
+for name, make, ours in [
+    ("step", lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5), lambda t: lib.cg_lr_step(0.1, t, 7, 0.5)),
+    ("cosine", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 30, 0.001), lambda t: lib.cg_lr_cosine(0.1, t, 30, 0.001)),
+    ("one_cycle", lambda o: torch.optim.lr_scheduler.OneCycleLR(o, 0.1, total_steps=30, pct_start=0.3, anneal_strategy="cos", cycle_momentum=False),
+     lambda t: lib.cg_lr_one_cycle(0.1, t, 30, 0.3)),
+]:
+    ref = torch_lrs(make, 30)
+    got = [ours(t) for t in range(30)]
+    if not np.allclose(got, ref, rtol=1e-6, atol=1e-9): bad += 1; print("mismatch lr", name, got[:4], ref[:4])
 print("optimizers:", "all match" if not bad else f"{bad} mismatches")
 sys.exit(1 if bad else 0)

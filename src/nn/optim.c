@@ -209,9 +209,10 @@ double cg_lr_cosine(double lr, int64_t t, int64_t total, double min_lr) {
   return min_lr + (lr - min_lr) * 0.5 * (1 + cos(M_PI * f));
 }
 double cg_lr_one_cycle(double max_lr, int64_t t, int64_t total, double pct_start) {
-  /* PyTorch's OneCycleLR defaults: start max_lr/25, cosine up, cosine down to start/1e4 */
-  double start = max_lr / 25, end = start / 1e4, up = pct_start * (double)total;
-  if ((double)t < up) return start + (max_lr - start) * 0.5 * (1 - cos(M_PI * t / up));
-  double f = ((double)t - up) / ((double)total - up > 0 ? (double)total - up : 1);
+  /* PyTorch's OneCycleLR (cosine, div_factor 25, final_div_factor 1e4): up from max/25 until step
+     pct*total-1, then down to max/25/1e4 at step total-1 */
+  double start = max_lr / 25, end = start / 1e4, up = pct_start * (double)total - 1, last = (double)total - 1;
+  if ((double)t <= up) return start + (max_lr - start) * 0.5 * (1 - cos(M_PI * (up > 0 ? t / up : 1)));
+  double f = last > up ? ((double)t - up) / (last - up) : 1;
   return end + (max_lr - end) * 0.5 * (1 + cos(M_PI * (f > 1 ? 1 : f)));
 }
