@@ -490,6 +490,41 @@ void cg_safetensors_close(cg_safetensors *f);
 int cg_safetensors_save(const char *path, const char *const *names, cg_tensor *const *ts, int n,
                         const char *const *meta_kv, int nmeta);
 
+/* ---- GGUF files ------------------------------------------------------------------------------------ */
+/* GGUF v2/v3 (llama.cpp's format): typed metadata, then tensors in ggml types (F32, F16, BF16 and
+   the quantized Q4_0 ... Q8_K). The file is mmap'ed and validated whole on open. Metadata value
+   types: 0 uint8, 1 int8, 2 uint16, 3 int16, 4 uint32, 5 int32, 6 float32, 7 bool, 8 string,
+   9 array, 10 uint64, 11 int64, 12 float64. Accessors return -1 / NULL with an error. */
+typedef struct cg_gguf cg_gguf;
+cg_gguf *cg_gguf_open(const char *path);                 /* NULL with an error */
+void cg_gguf_close(cg_gguf *f);
+int cg_gguf_version(const cg_gguf *f);                    /* 2 or 3 */
+uint64_t cg_gguf_alignment(const cg_gguf *f);             /* general.alignment, default 32 */
+const char *cg_gguf_value_type_name(int type);            /* "uint8", ..., "float64"; "?" */
+const char *cg_gguf_ggml_type_name(int ggml_type);        /* "F32", "Q4_K", ...; "?" */
+int64_t cg_gguf_kv_count(const cg_gguf *f);
+const char *cg_gguf_kv_key(const cg_gguf *f, int64_t i);  /* key of pair i (file order) */
+int cg_gguf_kv_type(const cg_gguf *f, int64_t i);         /* value type of pair i, or -1 */
+int64_t cg_gguf_find_key(const cg_gguf *f, const char *key); /* index of key, or -1 (no error) */
+int cg_gguf_get_int(const cg_gguf *f, const char *key, int64_t *out);  /* integer/bool values */
+int cg_gguf_get_float(const cg_gguf *f, const char *key, double *out); /* any number */
+const char *cg_gguf_get_string(const cg_gguf *f, const char *key);     /* owned by f */
+int64_t cg_gguf_array_len(const cg_gguf *f, const char *key);          /* -1 if not an array */
+int cg_gguf_array_type(const cg_gguf *f, const char *key);             /* element type, or -1 */
+const char *cg_gguf_array_string(const cg_gguf *f, const char *key, int64_t i);
+int cg_gguf_array_int(const cg_gguf *f, const char *key, int64_t i, int64_t *out);
+int cg_gguf_array_float(const cg_gguf *f, const char *key, int64_t i, double *out);
+int64_t cg_gguf_tensor_count(const cg_gguf *f);
+int64_t cg_gguf_find_tensor(const cg_gguf *f, const char *name);       /* index, or -1 (no error) */
+/* Tensor i's name, ggml type, ndim, dims (ggml order: innermost first; unused dims are 1),
+   offset within the data section and size in bytes; any out pointer may be NULL. 0 or -1. */
+int cg_gguf_tensor_info(const cg_gguf *f, int64_t i, const char **name, int *ggml_type, int *ndim,
+                        int64_t dims[4], uint64_t *offset, uint64_t *nbytes);
+const void *cg_gguf_tensor_data(const cg_gguf *f, int64_t i);          /* in the map; valid until close */
+/* A new tensor (default device) with an F32/F16/BF16 tensor's data as float32/float16/bfloat16;
+   its shape is the ggml dims reversed (outermost first). */
+cg_tensor *cg_gguf_get_f32(const cg_gguf *f, const char *name);
+
 /* ---- data sets ------------------------------------------------------------------------------------ */
 typedef struct cg_dataset cg_dataset;
 /* (Fashion-)MNIST IDX image and label files, gzip-compressed or raw; NULL with an error. */
