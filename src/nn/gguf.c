@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cgrad.h"
+#include "mapped_file.h"
 
 enum { T_U8, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STR, T_ARR, T_U64, T_I64, T_F64, T_COUNT };
 #define MAX_COUNT (1u << 20)
@@ -295,25 +296,16 @@ cg_gguf *cg_gguf_open(const char *path) {
     cg_set_error("gguf: no path");
     return NULL;
   }
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    cg_set_error("gguf: cannot open %s", path);
-    return NULL;
-  }
-  struct stat st;
   cg_gguf *f = calloc(1, sizeof *f);
   char *p = strdup(path);
-  int rc = f && p && fstat(fd, &st) == 0 ? 0 : -1;
-  if (rc) cg_set_error("gguf %s: out of memory or cannot stat", path);
-  if (f) f->path = p;
-  else free(p);
-  if (!rc && st.st_size < 24) rc = bad(f, "file too short for a header", NULL);
-  if (!rc) {
-    f->size = (size_t)st.st_size;
-    f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (f->map == MAP_FAILED) { f->map = NULL; rc = bad(f, "mmap failed", NULL); }
+  if (!f || !p) {
+    free(f);
+    free(p);
+    cg_set_error("gguf %s: out of memory", path);
+    return NULL;
   }
-  close(fd);
+  f->path = p;
+  int rc = map_file("gguf", path, 24, &f->map, &f->size);
   if (!rc) rc = parse(f);
   if (rc) {
     cg_gguf_close(f);

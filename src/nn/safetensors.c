@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "cgrad.h"
 #include "json.h"
+#include "mapped_file.h"
 
 typedef struct {
   char *name;
@@ -95,21 +96,12 @@ static int parse_header(cg_safetensors *f, const char *path, const char *text, s
 }
 
 cg_safetensors *cg_safetensors_open(const char *path) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    cg_set_error("safetensors: cannot open %s", path);
+  cg_safetensors *f = calloc(1, sizeof *f);
+  if (!f) {
+    cg_set_error("safetensors: out of memory");
     return NULL;
   }
-  struct stat st;
-  cg_safetensors *f = calloc(1, sizeof *f);
-  int rc = f && fstat(fd, &st) == 0 ? 0 : -1;
-  if (!rc && st.st_size < 8) rc = bad(path, "file too short for a header", NULL);
-  if (!rc) {
-    f->size = (size_t)st.st_size;
-    f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (f->map == MAP_FAILED) { f->map = NULL; rc = bad(path, "mmap failed", NULL); }
-  }
-  close(fd);
+  int rc = map_file("safetensors", path, 8, &f->map, &f->size);
   uint64_t hlen = 0;
   if (!rc) {
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | f->map[i];
