@@ -29,6 +29,8 @@ typedef struct cg_program {
   int64_t thread_size;  /* its trip count (split across the pool) */
   int thread_var;       /* argument slot of a variable trip count, or -1 */
   double flops, bytes;  /* estimates per launch */
+  int group_size;       /* GPU: threads sharing each top-level reduce (0: one thread per output) */
+  int local_size;       /* GPU: threads per work-group */
   char *source;         /* rendered C (CPU dialect) */
   uint64_t key;         /* hash of the source */
   char *ast_dump;       /* DEBUG=3 text */

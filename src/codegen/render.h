@@ -1,9 +1,36 @@
-/* Renderers: print a program as source in a C-family dialect. */
+/* Renderers: print a program as source in a C-family dialect (C for the CPU, CUDA, OpenCL).
+   One renderer walks the instructions; a dialect is a table of the spellings that differ. */
 #ifndef CG_RENDER_H
 #define CG_RENDER_H
 #include "program.h"
 
-/* C for the CPU backend: `void NAME(void **bufs, const long long *vars, long long start,
-   long long end)`, where [start, end) is this thread's share of the outermost loop. */
-char *cg_render_c(const cg_program *p);
+typedef struct cg_dialect {
+  const char *name;
+  int gpu;                   /* outer loops become thread indices; vars are scalar arguments */
+  const char *prelude;       /* defines CGFN, half/bfloat16 conversions, f2u32/u2f32/f2u64/u2f64 */
+  const char *i64, *u64;     /* 64-bit integer spellings */
+  const char *lit_i64, *lit_u64;  /* integer literal suffixes */
+  const char *math_prefix;   /* "__builtin_" for C */
+  int math_f_suffix;         /* exp2f (C, CUDA) vs overloaded exp2 (OpenCL) */
+  const char *nan, *inf;     /* float NaN and +inf expressions */
+  const char *unroll;        /* pragma line for UPCAST loops */
+  /* GPU only */
+  const char *kernel_decl;   /* before the kernel name */
+  const char *global_ptr, *restrict_kw;
+  const char *local_decl, *barrier;
+  const char *local_id, *group_id;
+} cg_dialect;
+
+extern const cg_dialect cg_dialect_c, cg_dialect_cuda, cg_dialect_opencl;
+
+/* Render p. C: `void NAME(void **bufs, const long long *vars, long long start, long long end)`,
+   where [start, end) is this thread's share of the outermost loop. GPU: one thread per output
+   element (or one work-group per output when p->group_size > 0, see cg_gpu_plan). */
+char *cg_render(const cg_program *p, const cg_dialect *d);
+static inline char *cg_render_c(const cg_program *p) { return cg_render(p, &cg_dialect_c); }
+
+/* GPU launch plan: decides p->group_size (reduce split across a work-group) and p->local_size. */
+void cg_gpu_plan(cg_program *p);
+/* Number of work items (or groups when grouped) for a launch with these variable values. */
+int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars);
 #endif

@@ -42,12 +42,11 @@ static void name_kernel(cg_program *p) {
   if (n == 1) snprintf(p->name + n, sizeof p->name - n, "_1");
 }
 
-static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
-  pr->dev = it->root->dev;
-  if (it->is_copy || s->bufs[it->out].nbytes == 0) return 0;
+/* lower + linearize + name one kernel; GPU dialects skip the CPU's vector opts */
+static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dialect *d) {
   cg_lowered l;
-  if (cg_lower(s, it, &l) != 0) return -1;
-  cg_optimize(&l);
+  if (cg_lower(s, it, &l) != 0) return NULL;
+  if (!d->gpu) cg_optimize(&l);
   cg_program *p = cg_linearize(&l);
   name_kernel(p);
   if (cg_env_get()->debug >= 3) {
@@ -57,11 +56,37 @@ static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
     p->ast_dump = b.s;
   }
   cg_lowered_free(&l);
-  p->source = cg_render_c(p);
+  if (d->gpu) cg_gpu_plan(p);
+  p->source = cg_render(p, d);
+  return p;
+}
+
+/* NVRTC_CHECK=sm_90: every new kernel is also rendered as CUDA and compiled by NVRTC, so CI
+   without a GPU still catches CUDA rendering bugs */
+static int nvrtc_check(cg_schedule *s, cg_sched_item *it) {
+  const char *arch = cg_env_get()->nvrtc_check;
+  cg_program *p = build_program(s, it, &cg_dialect_cuda);
+  if (!p) return -1;
+  char *err = NULL;
+  int rc = cg_nvrtc_check(p->source, arch, &err);
+  if (rc) cg_set_error("NVRTC_CHECK: kernel %s does not compile for %s: %s\n%s", p->name, arch, err ? err : "", p->source);
+  free(err);
+  cg_program_free(p);
+  return rc;
+}
+
+static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
+  pr->dev = it->root->dev;
+  if (it->is_copy || s->bufs[it->out].nbytes == 0) return 0;
+  cg_device *dev = cg_device_get(pr->dev);
+  cg_program *p = build_program(s, it, dev->dialect ? dev->dialect : &cg_dialect_c);
+  if (!p) return -1;
   p->key = cg_hash_bytes(p->source, strlen(p->source), 0);
   pr->prog = p;
   pr->handle = cg_kernel_cache_get(pr->dev, p->key);
   pr->compile_needed = !pr->handle;
+  if (pr->compile_needed && cg_env_get()->nvrtc_check[0] && !(dev->dialect && dev->dialect->gpu))
+    return nvrtc_check(s, it);
   return 0;
 }
 

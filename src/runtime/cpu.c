@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "../base/base.h"
 #include "device.h"
+#include "disk_cache.h"
 #include "host_mem.h"
 
 extern char **environ;
@@ -68,14 +69,6 @@ const char *cg_compiler_version(void) {
 }
 
 static int cpu_available(void) { return 1; }
-
-static int mkdirs(const char *path) {
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') { *p = 0; mkdir(tmp, 0755); *p = '/'; }
-  return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 static char *read_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -145,7 +138,7 @@ static void *cpu_compile(cg_program *p, char **err, int *cached) {
     *err = NULL;
     *cached = 0;
   }
-  if (mkdirs(dir) != 0) {
+  if (cg_mkdirs(dir) != 0) {
     char msg[800];
     snprintf(msg, sizeof msg, "cannot create cache directory %s: %s", dir, strerror(errno));
     *err = cg_xstrdup(msg);

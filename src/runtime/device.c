@@ -1,16 +1,34 @@
 /* The device table (one of the few process-wide tables) and refcounted buffers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "../base/base.h"
 #include "device.h"
 
-static cg_device *table[] = {&cg_device_cpu, &cg_device_interp};
+static cg_device *table[] = {&cg_device_cpu, &cg_device_interp, &cg_device_cuda, &cg_device_cl};
 enum { NDEV = sizeof table / sizeof *table };
 
 int cg_device_count(void) { return NDEV; }
 const char *cg_device_name(int i) { return i >= 0 && i < NDEV ? table[i]->name : NULL; }
 cg_device *cg_device_get(int idx) { return table[idx >= 0 && idx < NDEV ? idx : 0]; }
+
+/* ":N" after a backend's name */
+static int select_ordinal(cg_device *d, const char *suffix) {
+  if (!*suffix) return d->select ? d->select(0) : 0;
+  char *end;
+  long k = strtol(suffix + 1, &end, 10);
+  if (*end || end == suffix + 1 || k < 0 || k > 64) {
+    cg_set_error("bad device index '%s' (write NAME or NAME:N)", suffix);
+    return -1;
+  }
+  if (d->select) return d->select((int)k);
+  if (k != 0) {
+    cg_set_error("device %s has only index 0", d->name);
+    return -1;
+  }
+  return 0;
+}
 
 int cg_device_lookup(const char *name) {
   if (!name) {
@@ -20,13 +38,16 @@ int cg_device_lookup(const char *name) {
   size_t n = strcspn(name, ":"); /* "CUDA:1" names device 1 of a backend */
   for (int i = 0; i < NDEV; i++)
     if (strlen(table[i]->name) == n && !strncasecmp(name, table[i]->name, n)) {
+      if (select_ordinal(table[i], name + n) != 0) return -1;
       if (!table[i]->available()) {
-        cg_set_error("device %s is not available on this machine", table[i]->name);
+        char why[300];
+        snprintf(why, sizeof why, "%s", cg_has_error() ? cg_last_error() : "");
+        cg_set_error("device %s is not available on this machine%s%s", table[i]->name, *why ? ": " : "", why);
         return -1;
       }
       return i;
     }
-  cg_set_error("unknown device '%s' (known: CPU, INTERP)", name);
+  cg_set_error("unknown device '%s' (known: CPU, INTERP, CUDA, CL)", name);
   return -1;
 }
 

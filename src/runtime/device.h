@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../codegen/program.h"
+#include "../codegen/render.h"
 
 typedef struct cg_device cg_device;
 typedef struct {
@@ -26,6 +27,9 @@ struct cg_device {
   void *(*compile)(cg_program *p, char **err, int *cached);
   int (*launch)(void *handle, cg_program *p, void **bufs, const int64_t *vars);
   void (*release)(void *handle);
+  const cg_dialect *dialect;                   /* NULL: C, with the CPU opts */
+  int (*sync)(void);                           /* wait for queued work (NULL: synchronous) */
+  int (*select)(int ordinal);                  /* "NAME:N" picks device N (NULL: only 0) */
 };
 
 int cg_device_lookup(const char *name);        /* index in the table, or -1 (sets error) */
@@ -36,5 +40,8 @@ cg_buffer *cg_buffer_new(int dev, size_t nbytes); /* NULL (and error) when out o
 void cg_buffer_ref(cg_buffer *b);
 void cg_buffer_unref(cg_buffer *b);
 
-extern cg_device cg_device_cpu, cg_device_interp;
+extern cg_device cg_device_cpu, cg_device_interp, cg_device_cuda, cg_device_cl;
+
+/* Compile CUDA source with NVRTC for `arch` (e.g. "sm_90") without a GPU; 0, or -1 and *err. */
+int cg_nvrtc_check(const char *source, const char *arch, char **err);
 #endif

@@ -1,0 +1,86 @@
+/* The spellings of C, CUDA and OpenCL that the renderer looks up, and each dialect's prelude.
+   Half and bfloat16 are defined by the generated code itself (bit manipulation on 16-bit
+   patterns), so no CUDA or OpenCL half header is needed at run time and every backend rounds the
+   same way as the interpreter. */
+#include "render.h"
+
+/* conversions between float and the 16-bit patterns, written once over f2u32/u2f32 */
+#define HALF_HELPERS                                                                             \
+  "typedef unsigned short half_bits;\n"                                                          \
+  "CGFN float h2f(half_bits h) { unsigned int s = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f,"   \
+  " m = h & 0x3ff, x;\n"                                                                         \
+  "  if (e == 0x1f) x = s | 0x7f800000u | m << 13; else if (e) x = s | (e + 112) << 23 | m << 13;\n" \
+  "  else if (!m) x = s; else { int k = -1; do { m <<= 1; k++; } while (!(m & 0x400));"         \
+  " x = s | (unsigned int)(112 - k) << 23 | (m & 0x3ff) << 13; }\n"                              \
+  "  return u2f32(x); }\n"                                                                       \
+  "CGFN half_bits f2h(float f) { unsigned int x = f2u32(f);"                                     \
+  " unsigned int s = (x >> 16) & 0x8000, m = x & 0x7fffff; int e = (int)((x >> 23) & 0xff);\n"  \
+  "  if (e == 0xff) return (half_bits)(s | 0x7c00 | (m ? 0x200 : 0)); e = e - 127 + 15;\n"       \
+  "  if (e >= 31) return (half_bits)(s | 0x7c00);\n"                                            \
+  "  if (e <= 0) { if (e < -10) return (half_bits)s; m |= 0x800000; int sh = 14 - e;"           \
+  " unsigned int h = m >> sh, r = m & ((1u << sh) - 1), hf = 1u << (sh - 1);"                    \
+  " if (r > hf || (r == hf && (h & 1))) h++; return (half_bits)(s | h); }\n"                     \
+  "  unsigned int h = (unsigned int)e << 10 | m >> 13, r = m & 0x1fff;"                          \
+  " if (r > 0x1000 || (r == 0x1000 && (h & 1))) h++; return (half_bits)(s | h); }\n"             \
+  "CGFN float bf2f(half_bits h) { return u2f32((unsigned int)h << 16); }\n"                     \
+  "CGFN half_bits f2bf(float f) { unsigned int x = f2u32(f);"                                    \
+  " if ((x & 0x7fffffffu) > 0x7f800000u) return (half_bits)((x >> 16) | 0x40);"                 \
+  " x += 0x7fff + ((x >> 16) & 1); return (half_bits)(x >> 16); }\n"                             \
+  "CGFN float rh(float f) { return h2f(f2h(f)); }\n"                                             \
+  "CGFN float rbf(float f) { return bf2f(f2bf(f)); }\n"
+
+const cg_dialect cg_dialect_c = {
+  .name = "c",
+  .prelude =
+      "#define CGFN static inline\n"
+      "CGFN unsigned int f2u32(float f) { unsigned int x; __builtin_memcpy(&x, &f, 4); return x; }\n"
+      "CGFN float u2f32(unsigned int x) { float f; __builtin_memcpy(&f, &x, 4); return f; }\n"
+      "CGFN unsigned long long f2u64(double f) { unsigned long long x; __builtin_memcpy(&x, &f, 8); return x; }\n"
+      "CGFN double u2f64(unsigned long long x) { double f; __builtin_memcpy(&f, &x, 8); return f; }\n"
+      HALF_HELPERS,
+  .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
+  .math_prefix = "__builtin_", .math_f_suffix = 1,
+  .nan = "__builtin_nan(\"\")", .inf = "__builtin_inf()",
+  .unroll = "#pragma GCC unroll",
+};
+
+const cg_dialect cg_dialect_cuda = {
+  .name = "cuda",
+  .gpu = 1,
+  .prelude =
+      "#define CGFN static __device__ __forceinline__\n"
+      "#define f2u32(x) __float_as_uint(x)\n"
+      "#define u2f32(x) __uint_as_float(x)\n"
+      "#define f2u64(x) ((unsigned long long)__double_as_longlong(x))\n"
+      "#define u2f64(x) __longlong_as_double((long long)(x))\n"
+      HALF_HELPERS,
+  .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
+  .math_prefix = "", .math_f_suffix = 1,
+  .nan = "__uint_as_float(0x7fc00000u)", .inf = "__uint_as_float(0x7f800000u)",
+  .unroll = "#pragma unroll",
+  .kernel_decl = "extern \"C\" __global__ void",
+  .global_ptr = "", .restrict_kw = "__restrict__",
+  .local_decl = "__shared__", .barrier = "__syncthreads()",
+  .local_id = "threadIdx.x", .group_id = "blockIdx.x",
+};
+
+const cg_dialect cg_dialect_opencl = {
+  .name = "opencl",
+  .gpu = 1,
+  .prelude =
+      "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
+      "#define CGFN static inline\n"
+      "#define f2u32(x) as_uint(x)\n"
+      "#define u2f32(x) as_float(x)\n"
+      "#define f2u64(x) as_ulong(x)\n"
+      "#define u2f64(x) as_double(x)\n"
+      HALF_HELPERS,
+  .i64 = "long", .u64 = "ulong", .lit_i64 = "L", .lit_u64 = "UL",
+  .math_prefix = "", .math_f_suffix = 0,
+  .nan = "NAN", .inf = "INFINITY",
+  .unroll = "#pragma unroll",
+  .kernel_decl = "__kernel void",
+  .global_ptr = "__global ", .restrict_kw = "restrict",
+  .local_decl = "__local", .barrier = "barrier(CLK_LOCAL_MEM_FENCE)",
+  .local_id = "get_local_id(0)", .group_id = "get_group_id(0)",
+};

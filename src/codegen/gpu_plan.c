@@ -1,0 +1,48 @@
+/* How a program runs on a GPU: one thread per output element, or, for a reduce kernel with few
+   outputs and long reductions (softmax rows, a loss, a weight gradient, the partials of a full
+   sum), one work-group per output that shares each reduction (DESIGN's GROUP opt). */
+#include "../ir/uop.h"
+#include "render.h"
+
+enum { THREADS_PER_BLOCK = 256, MAX_GROUP = 256, MIN_GROUP = 32, UNKNOWN_SIZE = 1 << 20 };
+
+static int64_t trip_count(const cg_program *p, const cg_inst *range, const int64_t *vars) {
+  const cg_inst *end = &p->ins[range->src[0]];
+  if (end->op == OP_CONST) return end->ival;
+  return vars ? vars[end->ival2] : UNKNOWN_SIZE;
+}
+
+int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars) {
+  int64_t n = 1;
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_GLOBAL) n *= trip_count(p, &p->ins[i], vars);
+  return n;
+}
+
+/* the longest reduce loop that is not inside another reduce loop */
+static int64_t longest_top_reduce(const cg_program *p) {
+  int64_t longest = 0;
+  int depth = 0;
+  for (int i = 0; i < p->nins; i++) {
+    const cg_inst *in = &p->ins[i];
+    if (in->op == OP_RANGE && in->ival2 == RANGE_REDUCE) {
+      int64_t n = trip_count(p, in, NULL);
+      if (!depth && n > longest) longest = n;
+      depth++;
+    } else if (in->op == OP_ENDRANGE && p->ins[in->src[0]].ival2 == RANGE_REDUCE) {
+      depth--;
+    }
+  }
+  return longest;
+}
+
+void cg_gpu_plan(cg_program *p) {
+  int64_t outputs = cg_gpu_global_count(p, NULL), longest = longest_top_reduce(p);
+  p->group_size = 0;
+  p->local_size = THREADS_PER_BLOCK;
+  /* groups pay when per-thread reductions would leave the GPU idle or read rows uncoalesced */
+  if (longest < 128 || outputs > (1 << 17)) return;
+  int g = MAX_GROUP;
+  while (g > MIN_GROUP && (int64_t)g * 4 > longest) g /= 2;
+  p->group_size = p->local_size = g;
+}

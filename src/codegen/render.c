@@ -1,0 +1,419 @@
+/* The renderer, for every C-family dialect. Every value is a local named after its instruction;
+   float16/bfloat16 values live in float registers and are rounded after each operation, so results
+   equal true half arithmetic (and the interpreter). Signed narrow ints wrap through unsigned math
+   (no C overflow UB). What differs between C, CUDA and OpenCL is looked up in the dialect.
+
+   GPU structure: the output loops (RANGE_GLOBAL, a perfect nest at the top) are not loops but
+   one flat thread index split into the loop variables. With p->group_size > 0 each output is a
+   work-group: every reduce loop not inside another reduce is strided over the group's threads,
+   each thread keeps partial accumulators, and a tree in local memory combines them after the
+   loop so every thread holds the full value; only thread 0 stores. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../ir/uop.h"
+#include "render.h"
+
+typedef struct {
+  const cg_program *p;
+  const cg_dialect *d;
+  cg_sbuf *b;
+  int depth;                 /* indentation */
+  int red_depth;             /* enclosing reduce loops */
+  int grouped_range;         /* instruction of the open group-strided reduce loop, or -1 */
+} renderer;
+
+static int is_half(int dt) { return dt == CG_F16 || dt == CG_BF16; }
+
+/* type of a value register */
+static const char *reg_type(const cg_dialect *d, int dt) {
+  if (dt == CG_F16 || dt == CG_BF16) return "float";
+  if (dt == CG_I64) return d->i64;
+  if (dt == CG_U64) return d->u64;
+  return cg_dtype_get(dt)->ctype;
+}
+
+static void render_const(const renderer *R, const cg_inst *in) {
+  const cg_dialect *d = R->d;
+  cg_sbuf *b = R->b;
+  if (cg_dtype_is_float(in->dtype)) {
+    const char *cast = in->dtype == CG_F64 ? "(double)" : "(float)";
+    if (isnan(in->fval)) cg_sbuf_printf(b, "%s%s", cast, d->nan);
+    else if (isinf(in->fval)) cg_sbuf_printf(b, "%s%s%s", cast, in->fval < 0 ? "-" : "", d->inf);
+    else cg_sbuf_printf(b, "%s%a", cast, in->fval);
+  } else if (cg_dtype_is_unsigned(in->dtype) || in->dtype == CG_BOOL) {
+    cg_sbuf_printf(b, "(%s)%llu%s", reg_type(d, in->dtype), (unsigned long long)in->ival, d->lit_u64);
+  } else if (in->ival == INT64_MIN) {
+    cg_sbuf_printf(b, "(%s)(-9223372036854775807%s-1)", reg_type(d, in->dtype), d->lit_i64);
+  } else {
+    cg_sbuf_printf(b, "(%s)%lld%s", reg_type(d, in->dtype), (long long)in->ival, d->lit_i64);
+  }
+}
+
+static const char *math_fn(int op) {
+  switch (op) {
+  case OP_EXP2: return "exp2";
+  case OP_LOG2: return "log2";
+  case OP_SIN: return "sin";
+  default: return "sqrt";
+  }
+}
+
+/* integer ops that could overflow are done in unsigned 64-bit and truncated back */
+static int wraps(int dt) { return !cg_dtype_is_float(dt) && dt != CG_I64; }
+
+/* operands of one ALU expression, already named (a register, a lane, an accumulator) */
+typedef struct {
+  int op, dt, sdt;          /* op, result dtype, first operand's dtype */
+  const char *a, *c, *w;    /* operands */
+  int c_safe_divisor;       /* c is a constant other than 0 and -1 */
+} alu_expr;
+
+static void render_bitcast(const renderer *R, const alu_expr *e) {
+  const cg_dialect *d = R->d;
+  cg_sbuf *b = R->b;
+  const char *t = reg_type(d, e->dt), *a = e->a;
+  int sdt = e->sdt, dt = e->dt;
+  /* halves go through their stored bit pattern */
+  const char *sbits = is_half(sdt) ? (sdt == CG_F16 ? "f2h" : "f2bf") : "";
+  if (is_half(dt)) { cg_sbuf_printf(b, "%s((half_bits)%s(%s))", dt == CG_F16 ? "h2f" : "bf2f", sbits, a); return; }
+  if (is_half(sdt)) { cg_sbuf_printf(b, "(%s)%s(%s)", t, sbits, a); return; }
+  if (dt == CG_F32) cg_sbuf_printf(b, "u2f32((unsigned int)%s)", a);
+  else if (dt == CG_F64) cg_sbuf_printf(b, "u2f64((%s)%s)", d->u64, a);
+  else if (sdt == CG_F32) cg_sbuf_printf(b, "(%s)f2u32(%s)", t, a);
+  else if (sdt == CG_F64) cg_sbuf_printf(b, "(%s)f2u64(%s)", t, a);
+  else cg_sbuf_printf(b, "(%s)%s", t, a); /* integers of one size: the same bits */
+}
+
+static void render_core(const renderer *R, const alu_expr *e) {
+  const cg_dialect *d = R->d;
+  cg_sbuf *b = R->b;
+  const char *t = reg_type(d, e->dt), *a = e->a, *c = e->c, *u = d->u64;
+  int dt = e->dt, bits = cg_dtype_size(dt) * 8;
+  switch (e->op) {
+  case OP_EXP2: case OP_LOG2: case OP_SIN: case OP_SQRT:
+    cg_sbuf_printf(b, "%s%s%s(%s)", d->math_prefix, math_fn(e->op),
+                   d->math_f_suffix && dt != CG_F64 ? "f" : "", a);
+    break;
+  case OP_RECIP: cg_sbuf_printf(b, "(%s)1/%s", t, a); break;
+  case OP_NEG:
+    if (wraps(dt)) cg_sbuf_printf(b, "(%s)((%s)0-(%s)%s)", t, u, u, a);
+    else cg_sbuf_printf(b, "-%s", a);
+    break;
+  case OP_ADD: case OP_MUL: {
+    const char *o = e->op == OP_ADD ? "+" : "*";
+    if (wraps(dt)) cg_sbuf_printf(b, "(%s)((%s)%s%s(%s)%s)", t, u, a, o, u, c);
+    else cg_sbuf_printf(b, "%s%s%s", a, o, c);
+    break;
+  }
+  case OP_IDIV: case OP_MOD: {
+    const char *o = e->op == OP_IDIV ? "/" : "%";
+    if (e->c_safe_divisor) cg_sbuf_printf(b, "%s%s%s", a, o, c);
+    else if (cg_dtype_is_unsigned(dt)) cg_sbuf_printf(b, "(%s?%s%s%s:0)", c, a, o, c);
+    else if (e->op == OP_IDIV)
+      cg_sbuf_printf(b, "(%s==0?(%s)0:%s==-1?(%s)((%s)0-(%s)%s):%s/%s)", c, t, c, t, u, u, a, a, c);
+    else cg_sbuf_printf(b, "(%s==0||%s==-1?(%s)0:%s%%%s)", c, c, t, a, c);
+    break;
+  }
+  case OP_MAX:
+    if (cg_dtype_is_float(dt)) cg_sbuf_printf(b, "((%s!=%s||%s>%s)?%s:%s)", a, a, a, c, a, c);
+    else cg_sbuf_printf(b, "(%s>%s?%s:%s)", a, c, a, c);
+    break;
+  case OP_CMPLT: cg_sbuf_printf(b, "(%s<%s)", a, c); break;
+  case OP_CMPNE: cg_sbuf_printf(b, "(%s!=%s)", a, c); break;
+  case OP_AND: cg_sbuf_printf(b, "(%s)(%s&%s)", t, a, c); break;
+  case OP_OR: cg_sbuf_printf(b, "(%s)(%s|%s)", t, a, c); break;
+  case OP_XOR: cg_sbuf_printf(b, "(%s)(%s^%s)", t, a, c); break;
+  case OP_SHL: cg_sbuf_printf(b, "(%s)((%s)%s<<(%s&%d))", t, u, a, c, bits - 1); break;
+  case OP_SHR: cg_sbuf_printf(b, "(%s)(%s>>(%s&%d))", t, a, c, bits - 1); break;
+  case OP_WHERE: cg_sbuf_printf(b, "(%s?%s:%s)", a, c, e->w); break;
+  case OP_CAST:
+    if (dt == CG_BOOL) cg_sbuf_printf(b, "(%s)(%s!=0)", t, a);
+    else if (is_half(dt)) cg_sbuf_printf(b, "%s((float)%s)", dt == CG_F16 ? "rh" : "rbf", a);
+    else cg_sbuf_printf(b, "(%s)%s", t, a);
+    break;
+  case OP_BITCAST: render_bitcast(R, e); break;
+  }
+}
+
+/* half results are rounded after every op so they equal true half arithmetic */
+static void render_expr(const renderer *R, const alu_expr *e) {
+  int round = is_half(e->dt) && e->op != OP_CAST && e->op != OP_BITCAST && e->op != OP_WHERE;
+  if (round) cg_sbuf_printf(R->b, "%s(", e->dt == CG_F16 ? "rh" : "rbf");
+  render_core(R, e);
+  if (round) cg_sbuf_printf(R->b, ")");
+}
+
+static void render_alu(const renderer *R, const cg_inst *in) {
+  const cg_program *p = R->p;
+  char a[24], c[24], w[24];
+  snprintf(a, sizeof a, "v%d", in->src[0]);
+  snprintf(c, sizeof c, "v%d", in->src[1]);
+  snprintf(w, sizeof w, "v%d", in->src[2]);
+  const cg_inst *dv = in->nsrc > 1 ? &p->ins[in->src[1]] : NULL;
+  alu_expr e = {in->op, in->dtype, in->nsrc ? p->ins[in->src[0]].dtype : in->dtype, a, c, w,
+                dv && dv->op == OP_CONST && dv->ival != 0 && dv->ival != -1};
+  render_expr(R, &e);
+}
+
+static const char *load_conv(int dt) { return dt == CG_F16 ? "h2f" : dt == CG_BF16 ? "bf2f" : ""; }
+static const char *store_conv(int dt) { return dt == CG_F16 ? "f2h" : dt == CG_BF16 ? "f2bf" : ""; }
+
+static void acc_init(const renderer *R, int dt, int op) {
+  cg_sbuf *b = R->b;
+  if (op == OP_ADD) cg_sbuf_printf(b, "0");
+  else if (op == OP_MUL) cg_sbuf_printf(b, "1");
+  else if (cg_dtype_is_float(dt)) cg_sbuf_printf(b, "-%s", R->d->inf);
+  else if (cg_dtype_is_unsigned(dt) || dt == CG_BOOL) cg_sbuf_printf(b, "0");
+  else cg_sbuf_printf(b, "(%s)((%s)1<<%d)", reg_type(R->d, dt), R->d->u64, cg_dtype_size(dt) * 8 - 1);
+}
+
+static void indent(renderer *R) { cg_sbuf_printf(R->b, "%*s", R->depth * 2 + 2, ""); }
+
+/* ---- GPU: output loops from the thread index ---- */
+
+static int global_size_operand(const cg_program *p, int range_ins, char *out, size_t n) {
+  const cg_inst *end = &p->ins[p->ins[range_ins].src[0]];
+  if (end->op == OP_CONST) return snprintf(out, n, "%lld", (long long)end->ival);
+  return snprintf(out, n, "var%lld", (long long)end->ival2); /* a DEFINE_VAR */
+}
+
+/* v = (gidx / product of the inner output sizes) % own size */
+static void render_global_index(renderer *R, int i) {
+  const cg_program *p = R->p;
+  char stride[512] = "1", size[32];
+  size_t n = 1;
+  for (int k = i + 1; k < p->nins; k++) {
+    const cg_inst *in = &p->ins[k];
+    if (in->op != OP_RANGE || in->ival2 != RANGE_GLOBAL) continue;
+    char s[32];
+    global_size_operand(p, k, s, sizeof s);
+    n += (size_t)snprintf(stride + n, n < sizeof stride ? sizeof stride - n : 0, "*%s", s);
+  }
+  global_size_operand(p, i, size, sizeof size);
+  indent(R);
+  cg_sbuf_printf(R->b, "const %s v%d = (%s)((gidx/(%s))%%%s);\n", R->d->i64, i, R->d->i64, stride, size);
+}
+
+/* the flat output index; without groups, threads past the last output do nothing */
+static void render_gpu_entry(renderer *R) {
+  const cg_program *p = R->p;
+  const cg_dialect *d = R->d;
+  indent(R);
+  if (p->group_size) {
+    cg_sbuf_printf(R->b, "const %s gidx = (%s)%s; const int lid = (int)%s;\n", d->i64, d->i64, d->group_id, d->local_id);
+    return;
+  }
+  cg_sbuf_printf(R->b, "const %s gidx = (%s)%s*%d+%s;\n", d->i64, d->i64, d->group_id, p->local_size, d->local_id);
+  indent(R);
+  cg_sbuf_printf(R->b, "if (gidx < 1");
+  for (int k = 0; k < p->nins; k++) {
+    if (p->ins[k].op != OP_RANGE || p->ins[k].ival2 != RANGE_GLOBAL) continue;
+    char s[32];
+    global_size_operand(p, k, s, sizeof s);
+    cg_sbuf_printf(R->b, "*%s", s);
+  }
+  cg_sbuf_printf(R->b, ") {\n");
+  R->depth++;
+}
+
+/* the accumulators assigned inside the loop [start, end): each is combined across the group */
+static void render_group_combine(renderer *R, int start, int end) {
+  const cg_program *p = R->p;
+  const cg_dialect *d = R->d;
+  for (int i = start; i < end; i++) {
+    const cg_inst *in = &p->ins[i];
+    if (in->op != OP_ASSIGN) continue;
+    int acc = in->src[0], seen = acc > start; /* an accumulator of a loop inside this one */
+    for (int j = start; j < i && !seen; j++) seen = p->ins[j].op == OP_ASSIGN && p->ins[j].src[0] == acc;
+    if (seen) continue;
+    const char *t = reg_type(d, p->ins[acc].dtype);
+    char lhs[48], rhs[48];
+    snprintf(lhs, sizeof lhs, "red%d[lid]", acc);
+    snprintf(rhs, sizeof rhs, "red%d[lid+s]", acc);
+    alu_expr e = {(int)p->ins[acc].ival, p->ins[acc].dtype, p->ins[acc].dtype, lhs, rhs, NULL, 0};
+    indent(R);
+    cg_sbuf_printf(R->b, "%s %s red%d[%d]; red%d[lid] = v%d; %s;\n", d->local_decl, t, acc, p->group_size, acc, acc, d->barrier);
+    indent(R);
+    cg_sbuf_printf(R->b, "for (int s = %d; s > 0; s >>= 1) { if (lid < s) red%d[lid] = ", p->group_size / 2, acc);
+    render_expr(R, &e);
+    cg_sbuf_printf(R->b, "; %s; }\n", d->barrier);
+    indent(R);
+    cg_sbuf_printf(R->b, "v%d = red%d[0];\n", acc, acc);
+  }
+}
+
+/* ---- loops ---- */
+
+static void render_range(renderer *R, int i) {
+  const cg_program *p = R->p;
+  const cg_inst *in = &p->ins[i];
+  const char *ll = R->d->i64;
+  if (R->d->gpu && in->ival2 == RANGE_GLOBAL) {
+    render_global_index(R, i);
+    return;
+  }
+  indent(R);
+  if (in->ival2 == RANGE_UPCAST) {
+    cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
+    indent(R);
+  }
+  if (R->d->gpu && p->group_size && in->ival2 == RANGE_REDUCE && R->red_depth == 0) {
+    R->grouped_range = i;
+    cg_sbuf_printf(R->b, "for (%s v%d = lid; v%d < v%d; v%d += %d) {\n", ll, i, i, in->src[0], i, p->group_size);
+  } else if (!R->d->gpu && i == p->thread_ins) {
+    cg_sbuf_printf(R->b, "for (%s v%d = start; v%d < end; v%d++) {\n", ll, i, i, i);
+  } else {
+    cg_sbuf_printf(R->b, "for (%s v%d = 0; v%d < v%d; v%d++) {\n", ll, i, i, in->src[0], i);
+  }
+  R->red_depth += in->ival2 == RANGE_REDUCE;
+  R->depth++;
+}
+
+static void render_endrange(renderer *R, int i) {
+  const cg_inst *r = &R->p->ins[R->p->ins[i].src[0]];
+  if (R->d->gpu && r->ival2 == RANGE_GLOBAL) {
+    return; /* the thread index covers it */
+  }
+  R->depth--;
+  R->red_depth -= r->ival2 == RANGE_REDUCE;
+  indent(R);
+  cg_sbuf_printf(R->b, "}\n");
+  if (R->p->ins[i].src[0] == R->grouped_range) {
+    render_group_combine(R, R->grouped_range, i);
+    R->grouped_range = -1;
+  }
+}
+
+/* ---- instructions ---- */
+
+static void render_define_acc(renderer *R, int i, const cg_inst *in) {
+  const char *t = reg_type(R->d, in->dtype);
+  indent(R);
+  if (in->ival2 > 1) {
+    cg_sbuf_printf(R->b, "%s v%d[%lld];\n", t, i, (long long)in->ival2);
+    indent(R);
+    cg_sbuf_printf(R->b, "for (int l = 0; l < %lld; l++) v%d[l] = ", (long long)in->ival2, i);
+  } else {
+    cg_sbuf_printf(R->b, "%s v%d = ", t, i);
+  }
+  acc_init(R, in->dtype, (int)in->ival);
+  cg_sbuf_printf(R->b, ";\n");
+}
+
+static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane) = acc op value */
+  char acc[48], val[24];
+  if (in->nsrc == 3) snprintf(acc, sizeof acc, "v%d[v%d]", in->src[0], in->src[2]);
+  else snprintf(acc, sizeof acc, "v%d", in->src[0]);
+  snprintf(val, sizeof val, "v%d", in->src[1]);
+  alu_expr e = {(int)in->ival, in->dtype, in->dtype, acc, val, NULL, 0};
+  indent(R);
+  cg_sbuf_printf(R->b, "%s = ", acc);
+  render_expr(R, &e);
+  cg_sbuf_printf(R->b, ";\n");
+}
+
+static void render_reduce(renderer *R, int i, const cg_inst *in) { /* one lane, or fold lanes */
+  const char *t = reg_type(R->d, in->dtype);
+  indent(R);
+  if (in->ival2 < 0) {
+    cg_sbuf_printf(R->b, "const %s v%d = v%d[v%d];\n", t, i, in->src[0], in->src[1]);
+    return;
+  }
+  cg_sbuf_printf(R->b, "%s v%d = v%d[0];\n", t, i, in->src[0]);
+  for (int64_t l = 1; l < in->ival2; l++) {
+    char self[24], lane[48];
+    snprintf(self, sizeof self, "v%d", i);
+    snprintf(lane, sizeof lane, "v%d[%lld]", in->src[0], (long long)l);
+    alu_expr e = {(int)in->ival, in->dtype, in->dtype, self, lane, NULL, 0};
+    indent(R);
+    cg_sbuf_printf(R->b, "v%d = ", i);
+    render_expr(R, &e);
+    cg_sbuf_printf(R->b, ";\n");
+  }
+}
+
+static void render_ins(renderer *R, int i) {
+  const cg_program *p = R->p;
+  const cg_inst *in = &p->ins[i];
+  const char *t = reg_type(R->d, in->dtype);
+  switch (in->op) {
+  case OP_PARAM: return; /* declared in the signature */
+  case OP_RANGE: render_range(R, i); return;
+  case OP_ENDRANGE: render_endrange(R, i); return;
+  case OP_DEFINE_ACC: render_define_acc(R, i, in); return;
+  case OP_ASSIGN: render_assign(R, in); return;
+  case OP_REDUCE: render_reduce(R, i, in); return;
+  case OP_CONST:
+    indent(R);
+    cg_sbuf_printf(R->b, "const %s v%d = ", t, i);
+    render_const(R, in);
+    cg_sbuf_printf(R->b, ";\n");
+    return;
+  case OP_DEFINE_VAR:
+    indent(R);
+    if (R->d->gpu) cg_sbuf_printf(R->b, "const %s v%d = (%s)var%lld;\n", t, i, t, (long long)in->ival2);
+    else cg_sbuf_printf(R->b, "const %s v%d = (%s)vars[%lld];\n", t, i, t, (long long)in->ival2);
+    return;
+  case OP_LOAD: {
+    int pk = (int)p->ins[in->src[0]].ival;
+    indent(R);
+    cg_sbuf_printf(R->b, "const %s v%d = ", t, i);
+    if (in->nsrc == 3) cg_sbuf_printf(R->b, "v%d ? %s(data%d[v%d]) : 0;\n", in->src[2], load_conv(in->dtype), pk, in->src[1]);
+    else cg_sbuf_printf(R->b, "%s(data%d[v%d]);\n", load_conv(in->dtype), pk, in->src[1]);
+    return;
+  }
+  case OP_STORE:
+    indent(R);
+    if (R->d->gpu && p->group_size) cg_sbuf_printf(R->b, "if (lid == 0) ");
+    cg_sbuf_printf(R->b, "data%lld[v%d] = %s(v%d);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
+                   store_conv(in->dtype), in->src[2]);
+    return;
+  default:
+    indent(R);
+    cg_sbuf_printf(R->b, "const %s v%d = ", t, i);
+    render_alu(R, in);
+    cg_sbuf_printf(R->b, ";\n");
+  }
+}
+
+/* storage type of a buffer element */
+static const char *elem_type(const cg_dialect *d, int dt) {
+  if (dt == CG_I64) return d->i64;
+  if (dt == CG_U64) return d->u64;
+  return cg_dtype_get(dt)->ctype;
+}
+
+static void render_signature(const renderer *R) {
+  const cg_program *p = R->p;
+  const cg_dialect *d = R->d;
+  cg_sbuf *b = R->b;
+  if (!d->gpu) {
+    cg_sbuf_printf(b, "void %s(void **bufs, const long long *vars, long long start, long long end) {\n", p->name);
+    for (int k = 0; k < p->nparams; k++) {
+      const char *t = elem_type(d, p->params[k].dtype);
+      cg_sbuf_printf(b, "  %s%s *restrict data%d = (%s *)bufs[%d];\n", k ? "const " : "", t, k, t, k);
+    }
+    cg_sbuf_printf(b, "  (void)vars; (void)start; (void)end;\n");
+    return;
+  }
+  cg_sbuf_printf(b, "%s %s(", d->kernel_decl, p->name);
+  for (int k = 0; k < p->nparams; k++)
+    cg_sbuf_printf(b, "%s%s%s%s *%s data%d", k ? ", " : "", d->global_ptr, k ? "const " : "",
+                   elem_type(d, p->params[k].dtype), d->restrict_kw, k);
+  for (int k = 0; k < p->nvars; k++) cg_sbuf_printf(b, ", %s var%d", d->i64, k);
+  cg_sbuf_printf(b, ") {\n");
+}
+
+char *cg_render(const cg_program *p, const cg_dialect *d) {
+  cg_sbuf b = {0};
+  renderer R = {p, d, &b, 0, 0, -1};
+  cg_sbuf_printf(&b, "%s\n", d->prelude);
+  render_signature(&R);
+  if (d->gpu) render_gpu_entry(&R);
+  for (int i = 0; i < p->nins; i++) render_ins(&R, i);
+  if (d->gpu && !p->group_size) cg_sbuf_printf(&b, "  }\n");
+  cg_sbuf_printf(&b, "}\n");
+  return b.s;
+}
