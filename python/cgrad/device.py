@@ -29,6 +29,11 @@ class _Device:
             if name and lib.cg_device_available(name):
                 yield name.decode()
 
+    def synchronize(self, device=None):
+        """Wait for the kernels queued on a device (GPU launches are asynchronous)."""
+        name = self.canonicalize(device) if device else None
+        check_rc(lib.cg_synchronize(name.encode() if name else None))
+
     def __repr__(self):
         return f"<Device DEFAULT={self.DEFAULT}>"
 

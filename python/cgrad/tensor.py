@@ -64,7 +64,7 @@ def _from_python(data, dt, dev):
         raise TypeError(f"can't create a Tensor from {type(data).__name__}")
     dt = dt or src
     store = dt if dt.np is not None else dtypes.float32           # bfloat16: cast in C below
-    arr = np.array(arr, dtype=store.np, order="C", copy=False)
+    arr = np.asarray(arr, dtype=store.np, order="C")
     t = _wrap(lib.cg_from_data(arr.ctypes.data if arr.size else None, store.value,
                                shape_arg(arr.shape), dev.encode() if dev else None))
     return t if store is dt else t.cast(dt)

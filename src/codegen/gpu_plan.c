@@ -12,9 +12,18 @@ static int64_t trip_count(const cg_program *p, const cg_inst *range, const int64
   return vars ? vars[end->ival2] : UNKNOWN_SIZE;
 }
 
+/* The first reduce loop that is not inside another reduce loop, or nins. Output loops after it
+   are "inner": the reduce was fused into a consumer that broadcasts it along them (softmax). */
+int cg_gpu_first_reduce(const cg_program *p) {
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_REDUCE) return i;
+  return p->nins;
+}
+
 int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars) {
   int64_t n = 1;
-  for (int i = 0; i < p->nins; i++)
+  int end = p->group_size ? cg_gpu_first_reduce(p) : p->nins; /* groups: outer loops only */
+  for (int i = 0; i < end; i++)
     if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_GLOBAL) n *= trip_count(p, &p->ins[i], vars);
   return n;
 }
@@ -36,12 +45,19 @@ static int64_t longest_top_reduce(const cg_program *p) {
   return longest;
 }
 
+static int has_inner_outputs(const cg_program *p) {
+  for (int i = cg_gpu_first_reduce(p); i < p->nins; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_GLOBAL) return 1;
+  return 0;
+}
+
 void cg_gpu_plan(cg_program *p) {
-  int64_t outputs = cg_gpu_global_count(p, NULL), longest = longest_top_reduce(p);
   p->group_size = 0;
   p->local_size = THREADS_PER_BLOCK;
-  /* groups pay when per-thread reductions would leave the GPU idle or read rows uncoalesced */
-  if (longest < 128 || outputs > (1 << 17)) return;
+  int64_t outputs = cg_gpu_global_count(p, NULL), longest = longest_top_reduce(p);
+  /* groups pay when per-thread reductions would leave the GPU idle or read rows uncoalesced;
+     with inner output loops they are a must (one thread per element would redo the reduce) */
+  if (!has_inner_outputs(p) && (longest < 128 || outputs > (1 << 17))) return;
   int g = MAX_GROUP;
   while (g > MIN_GROUP && (int64_t)g * 4 > longest) g /= 2;
   p->group_size = p->local_size = g;

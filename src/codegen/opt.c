@@ -58,12 +58,16 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
    g then keeps K accumulators (one per output lane) and runs its body for all K lanes back to
    back, which the compiler turns into vector code when g is the unit-stride index of a load
    (a matmul's B[k, j]). */
-static int find_node(uop *u, int op, cg_ptrmap *seen) {
+static int depends_on(uop *u, uop *r, cg_ptrmap *memo);
+
+/* a REDUCE whose value changes along r (a matmul's dot products along j; not a softmax's row
+   max, which the consumer broadcasts along r) */
+static int find_reduce_along(uop *u, uop *r, cg_ptrmap *seen, cg_ptrmap *memo) {
   if (cg_ptrmap_get(seen, u)) return 0;
   cg_ptrmap_put(seen, u, (void *)1);
-  if (u->op == op) return 1;
+  if (u->op == OP_REDUCE && depends_on(u, r, memo)) return 1;
   for (int i = 0; i < u->nsrc; i++)
-    if (find_node(u->src[i], op, seen)) return 1;
+    if (find_reduce_along(u->src[i], r, seen, memo)) return 1;
   return 0;
 }
 
@@ -102,7 +106,7 @@ static int upcast_output(cg_lowered *l) {
   if (g->src[0]->op != OP_CONST || n % k || n < k || !cg_dtype_is_float(l->param_dtype[0])) return 0;
   /* worth it only when every load that follows g reads consecutive elements (no gathers) */
   cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};
-  int good = 0, bad = 0, has_reduce = find_node(l->sink, OP_REDUCE, &seen);
+  int good = 0, bad = 0, has_reduce = find_reduce_along(l->sink, g, &seen, &memo);
   if (has_reduce) load_strides(l->sink, g, &seen2, &memo, &good, &bad);
   cg_ptrmap_free(&seen);
   cg_ptrmap_free(&seen2);

@@ -22,6 +22,8 @@ typedef struct {
   int depth;                 /* indentation */
   int red_depth;             /* enclosing reduce loops */
   int grouped_range;         /* instruction of the open group-strided reduce loop, or -1 */
+  int first_reduce;          /* GPU: output loops after this instruction are inner loops */
+  int inner_depth;           /* open inner output loops (their stores are per thread) */
 } renderer;
 
 static int is_half(int dt) { return dt == CG_F16 || dt == CG_BF16; }
@@ -184,7 +186,7 @@ static void render_global_index(renderer *R, int i) {
   const cg_program *p = R->p;
   char stride[512] = "1", size[32];
   size_t n = 1;
-  for (int k = i + 1; k < p->nins; k++) {
+  for (int k = i + 1; k < R->first_reduce; k++) {
     const cg_inst *in = &p->ins[k];
     if (in->op != OP_RANGE || in->ival2 != RANGE_GLOBAL) continue;
     char s[32];
@@ -250,8 +252,17 @@ static void render_range(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
   const char *ll = R->d->i64;
-  if (R->d->gpu && in->ival2 == RANGE_GLOBAL) {
+  if (R->d->gpu && in->ival2 == RANGE_GLOBAL && i < R->first_reduce) {
     render_global_index(R, i);
+    return;
+  }
+  if (R->d->gpu && in->ival2 == RANGE_GLOBAL) { /* an inner output loop: group-strided */
+    indent(R);
+    if (R->inner_depth++ == 0)
+      cg_sbuf_printf(R->b, "for (%s v%d = lid; v%d < v%d; v%d += %d) {\n", ll, i, i, in->src[0], i, p->group_size);
+    else
+      cg_sbuf_printf(R->b, "for (%s v%d = 0; v%d < v%d; v%d++) {\n", ll, i, i, in->src[0], i);
+    R->depth++;
     return;
   }
   indent(R);
@@ -259,7 +270,7 @@ static void render_range(renderer *R, int i) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
     indent(R);
   }
-  if (R->d->gpu && p->group_size && in->ival2 == RANGE_REDUCE && R->red_depth == 0) {
+  if (R->d->gpu && p->group_size && in->ival2 == RANGE_REDUCE && !R->red_depth && !R->inner_depth) {
     R->grouped_range = i;
     cg_sbuf_printf(R->b, "for (%s v%d = lid; v%d < v%d; v%d += %d) {\n", ll, i, i, in->src[0], i, p->group_size);
   } else if (!R->d->gpu && i == p->thread_ins) {
@@ -273,8 +284,14 @@ static void render_range(renderer *R, int i) {
 
 static void render_endrange(renderer *R, int i) {
   const cg_inst *r = &R->p->ins[R->p->ins[i].src[0]];
-  if (R->d->gpu && r->ival2 == RANGE_GLOBAL) {
+  if (R->d->gpu && r->ival2 == RANGE_GLOBAL && R->p->ins[i].src[0] < R->first_reduce)
     return; /* the thread index covers it */
+  if (R->d->gpu && r->ival2 == RANGE_GLOBAL) {
+    R->inner_depth--;
+    R->depth--;
+    indent(R);
+    cg_sbuf_printf(R->b, "}\n");
+    return;
   }
   R->depth--;
   R->red_depth -= r->ival2 == RANGE_REDUCE;
@@ -366,7 +383,7 @@ static void render_ins(renderer *R, int i) {
   }
   case OP_STORE:
     indent(R);
-    if (R->d->gpu && p->group_size) cg_sbuf_printf(R->b, "if (lid == 0) ");
+    if (R->d->gpu && p->group_size && !R->inner_depth) cg_sbuf_printf(R->b, "if (lid == 0) ");
     cg_sbuf_printf(R->b, "data%lld[v%d] = %s(v%d);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
                    store_conv(in->dtype), in->src[2]);
     return;
@@ -408,7 +425,7 @@ static void render_signature(const renderer *R) {
 
 char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
-  renderer R = {p, d, &b, 0, 0, -1};
+  renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0};
   cg_sbuf_printf(&b, "%s\n", d->prelude);
   render_signature(&R);
   if (d->gpu) render_gpu_entry(&R);

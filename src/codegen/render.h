@@ -31,6 +31,9 @@ static inline char *cg_render_c(const cg_program *p) { return cg_render(p, &cg_d
 
 /* GPU launch plan: decides p->group_size (reduce split across a work-group) and p->local_size. */
 void cg_gpu_plan(cg_program *p);
+/* The first top-level reduce loop's instruction (nins if none): grouped kernels stride the output
+   loops after it across the group's threads. */
+int cg_gpu_first_reduce(const cg_program *p);
 /* Number of work items (or groups when grouped) for a launch with these variable values. */
 int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars);
 #endif

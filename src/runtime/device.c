@@ -95,3 +95,9 @@ void cg_buffer_unref(cg_buffer *b) {
   cg_device_get(b->dev)->free(b->ptr, b->nbytes);
   free(b);
 }
+
+int cg_synchronize(const char *name) {
+  int i = name ? cg_device_lookup(name) : cg_device_default_index();
+  if (i < 0) return -1;
+  return table[i]->sync ? table[i]->sync() : 0;
+}

@@ -5,7 +5,15 @@
    other roots. Roots are the realize targets, CONTIGUOUS and COPY nodes, reduces whose consumer
    reads them through an EXPAND (inlining would recompute the reduce per broadcast element) and
    reduces read by more than one kernel (computed once). Elementwise nodes are always inlined:
-   recomputing them is cheaper than a round trip through memory. */
+   recomputing them is cheaper than a round trip through memory.
+
+   One EXPAND does not count: an "inner" one, which broadcasts a reduce along loops nested inside
+   the loops the reduce depends on (softmax's max and sum along the last axis, layernorm's mean
+   and variance). The linearizer hoists such a reduce out of the inner loops, so it runs once per
+   row in the consumer's kernel: softmax is one kernel that reads each row while it is in cache,
+   and a GPU runs it as one work-group per row. "Pure" below means the node's axes are looped in
+   axis order, outermost first, which holds at a root and below elementwise ops, inner EXPANDs
+   and reduces over trailing axes. */
 #include <stdlib.h>
 #include <string.h>
 #include "schedule.h"
@@ -15,7 +23,7 @@ typedef struct {
   uop **roots;
   int nroots, cap;
   cg_ptrmap is_root;     /* node -> 1 */
-  cg_ptrmap seen[2];     /* per traversal: node -> root index + 1, for both expand states */
+  cg_ptrmap seen[4];     /* per traversal: node -> root index + 1, per (expand, pure) state */
   cg_ptrmap reach;       /* reduce node -> first root index + 1, or -1 when shared */
   int added;
 } planner;
@@ -53,11 +61,45 @@ static int worth_a_buffer(planner *p, uop *u) {
   return leaves >= 3 || (leaves >= 2 && ops >= 6);
 }
 
-static void visit(planner *p, uop *u, int under_expand, int root) {
+static int has_var(const cg_shape *s) {
+  for (int i = 0; i < s->ndim; i++)
+    if (s->var[i]) return 1;
+  return 0;
+}
+
+/* axes marked in `inner` (non-unit ones) all come after every other non-unit axis */
+static int trailing_axes(const cg_shape *s, const int *inner) {
+  int last_outer = -1, first_inner = s->ndim;
+  for (int i = 0; i < s->ndim; i++) {
+    if (s->d[i] == 1) continue;
+    if (inner[i] && i < first_inner) first_inner = i;
+    if (!inner[i]) last_outer = i;
+  }
+  return first_inner > last_outer;
+}
+
+static int inner_expand(uop *u) {
+  const cg_shape *in = &u->src[0]->shape, *out = &u->shape;
+  if (has_var(in) || has_var(out) || in->ndim != out->ndim) return 0;
+  int expanded[CG_MAX_DIMS];
+  for (int i = 0; i < out->ndim; i++) expanded[i] = in->d[i] != out->d[i];
+  return trailing_axes(out, expanded);
+}
+
+static int reduces_trailing_axes(uop *u) {
+  const cg_shape *in = &u->src[0]->shape;
+  if (has_var(in) || u->nv != in->ndim) return 0;
+  int flagged[CG_MAX_DIMS];
+  for (int i = 0; i < in->ndim; i++) flagged[i] = u->v[i] != 0;
+  return trailing_axes(in, flagged);
+}
+
+static void visit(planner *p, uop *u, int under_expand, int pure, int root) {
   if (is_stored(u)) return;
   if (cg_ptrmap_get(&p->is_root, u) && u != p->roots[root]) return;
-  if (cg_ptrmap_get(&p->seen[under_expand], u) == (void *)(intptr_t)(root + 1)) return;
-  cg_ptrmap_put(&p->seen[under_expand], u, (void *)(intptr_t)(root + 1));
+  cg_ptrmap *seen = &p->seen[under_expand * 2 + pure];
+  if (cg_ptrmap_get(seen, u) == (void *)(intptr_t)(root + 1)) return;
+  cg_ptrmap_put(seen, u, (void *)(intptr_t)(root + 1));
   if (u->op == OP_CONTIGUOUS || u->op == OP_COPY) {
     if (u != p->roots[root]) { add_root(p, u); return; }
     if (u->op == OP_COPY) {
@@ -74,8 +116,17 @@ static void visit(planner *p, uop *u, int under_expand, int root) {
     if (under_expand || (first && first != root + 1)) { add_root(p, u); return; }
     cg_ptrmap_put(&p->reach, u, (void *)(intptr_t)(root + 1));
   }
-  int expands = under_expand || u->op == OP_EXPAND;
-  for (int i = 0; i < u->nsrc; i++) visit(p, u->src[i], expands, root);
+  int expands = under_expand, keeps_order = pure;
+  if (u->op == OP_EXPAND) {
+    int inner = pure && inner_expand(u);
+    expands |= !inner;
+    keeps_order = inner;
+  } else if (u->op == OP_REDUCE_AXIS) {
+    keeps_order = pure && reduces_trailing_axes(u);
+  } else if (!cg_op_is_alu(u->op)) {
+    keeps_order = 0;
+  }
+  for (int i = 0; i < u->nsrc; i++) visit(p, u->src[i], expands, keeps_order, root);
 }
 
 /* Grow the root set to a fixed point: a new root changes what the others inline. */
@@ -84,9 +135,9 @@ static void find_roots(planner *p, uop **targets, int n) {
     if (!is_stored(targets[i])) add_root(p, targets[i]);
   while (p->added) {
     p->added = 0;
-    for (int k = 0; k < 2; k++) cg_ptrmap_free(&p->seen[k]);
+    for (int k = 0; k < 4; k++) cg_ptrmap_free(&p->seen[k]);
     cg_ptrmap_free(&p->reach);
-    for (int r = 0; r < p->nroots; r++) visit(p, p->roots[r], 0, r);
+    for (int r = 0; r < p->nroots; r++) visit(p, p->roots[r], 0, 1, r);
   }
 }
 
@@ -173,7 +224,7 @@ int cg_schedule_build(cg_schedule *s, uop **targets, int n) {
     s->bufs[i].keep = u->op == OP_CONTIGUOUS;
     for (int t = 0; t < n; t++) s->bufs[i].keep |= targets[t] == u;
   }
-  for (int k = 0; k < 2; k++) cg_ptrmap_free(&p.seen[k]);
+  for (int k = 0; k < 4; k++) cg_ptrmap_free(&p.seen[k]);
   cg_ptrmap_free(&p.reach);
   cg_ptrmap_free(&p.is_root);
   cg_ptrmap_free(&o.done);

@@ -38,11 +38,29 @@ static uop *reduce_node(int op, uop *src, const int64_t *flags) {
   return tnode(OP_REDUCE_AXIS, src->dtype, &src, 1, arg, kept);
 }
 
-static cg_tensor *split_reduce(int op, cg_tensor *a, const int64_t *flags, cg_shape kept) {
+/* Adjacent reduced axes merge into one (a reshape), so a full sum of a matrix splits its whole
+   length rather than one row axis (coalesced reads, and enough partials for every core). */
+static cg_tensor *merge_reduced_axes(cg_tensor *a, const int64_t *flags, int64_t *mflags) {
+  cg_shape s = a->u->shape, m = {0, {0}, {0}};
+  for (int i = 0; i < s.ndim; i++) {
+    if (i > 0 && flags[i] && flags[i - 1]) {
+      m.d[m.ndim - 1] *= s.d[i];
+      continue;
+    }
+    mflags[m.ndim] = flags[i];
+    m.d[m.ndim++] = s.d[i];
+  }
+  return m.ndim == s.ndim ? a : cg_reshape(a, m);
+}
+
+static cg_tensor *split_reduce(int op, cg_tensor *a, const int64_t *in_flags, cg_shape kept) {
   cg_shape s = a->u->shape;
-  int64_t out = shape_numel(kept), total = shape_numel(s);
+  int64_t out = shape_numel(kept), total = shape_numel(s), flags[CG_MAX_DIMS];
   if (s.ndim >= CG_MAX_DIMS || out * 64 > total || total < 65536 || out > 1024 || shape_has_var(s))
     return NULL;
+  a = merge_reduced_axes(a, in_flags, flags);
+  CG_CHECK(a);
+  s = a->u->shape;
   int ax = -1;
   for (int i = 0; i < s.ndim; i++)
     if (flags[i] && (ax < 0 || s.d[i] > s.d[ax])) ax = i;
@@ -74,6 +92,11 @@ cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim) {
   /* bools reduce as int32: gcc 12 -O2 -mavx2 miscompiles vectorized unsigned-char max loops over
      comparison results (all() of [[1,0],[1,1]] gave 254) */
   if (a->u->dtype == CG_BOOL) return cg_cast(treduce(op, cg_cast(a, CG_I32), axes, keepdim), CG_BOOL);
+  /* half sums accumulate in float32, as PyTorch and tinygrad do: a half accumulator drops every
+     addend below its last bit (and emulated half rounding per step is slow) */
+  int dt = a->u->dtype;
+  if (op == OP_ADD && (dt == CG_F16 || dt == CG_BF16))
+    return cg_cast(treduce(op, cg_cast(a, CG_F32), axes, keepdim), dt);
   int nd = a->u->shape.ndim;
   int64_t flags[CG_MAX_DIMS];
   if (axes_flags(axes, nd, flags)) return NULL;
