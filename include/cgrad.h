@@ -402,6 +402,9 @@ int cg_set_default_device(const char *name);         /* -1 if the device is unkn
 int cg_device_count(void);                           /* number of registered devices */
 const char *cg_device_name(int i);                   /* name of device i */
 int cg_device_available(const char *name);           /* 1 if it can run kernels here */
+int cg_device_open(const char *name);  /* 0 if usable, else -1 with the reason (no driver...) as error */
+/* Wait until every kernel queued on the device (NULL = default) has finished; -1 if one failed. */
+int cg_synchronize(const char *device);
 
 typedef struct {
   int64_t kernels_run;       /* kernels launched */

@@ -9,9 +9,11 @@ static int cmd_info(void) {
   printf("cgrad\n");
   printf("default device: %s\n", cg_default_device());
   printf("devices:\n");
-  for (int i = 0; i < cg_device_count(); i++)
-    printf("  %-8s %s\n", cg_device_name(i),
-           cg_device_available(cg_device_name(i)) ? "available" : "not available");
+  for (int i = 0; i < cg_device_count(); i++) {
+    const char *name = cg_device_name(i);
+    if (cg_device_open(name) == 0) printf("  %-8s available\n", name);
+    else printf("  %-8s not available (%s)\n", name, cg_last_error());
+  }
   printf("compiler: %s (CC=%s)\n", cg_compiler_version(), c.cc);
   printf("cache dir: %s\n", c.cachedir);
   printf("threads: %d\n", c.threads);

@@ -51,6 +51,8 @@ int cg_device_lookup(const char *name) {
   return -1;
 }
 
+int cg_device_open(const char *name) { return cg_device_lookup(name) < 0 ? -1 : 0; }
+
 int cg_device_available(const char *name) {
   int i = cg_device_lookup(name);
   if (i < 0) cg_clear_error();
