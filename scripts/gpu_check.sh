@@ -29,6 +29,16 @@ for part in "$@"; do
 import sys; sys.path.insert(0, 'python')
 from cgrad import Tensor
 a = Tensor([1., 2., 3.]); print((a * 2 + 1).tolist(), a.sum().item(), a.softmax().tolist())" ;;
+  oom) run oom 60 $PY -c "
+import sys; sys.path.insert(0, 'python')
+from cgrad import Tensor
+a = Tensor([1., 2., 3.]).realize()
+try:
+    Tensor.zeros(60_000_000_000).contiguous().realize()   # 240 GB: more than the card has
+    print('FAIL: no error')
+except (MemoryError, RuntimeError) as e:
+    print('out-of-memory error:', e)
+print('after OOM:', (a * 2).tolist(), Tensor.ones(1000).sum().item())" ;;
   ctests) for t in build/test_*; do [ -x "$t" ] && run "c_$(basename "$t")" 120 "$t"; done ;;
   optests) run torch_ops 500 $PY tests/test_torch.py ;;
   pytests) run numpy 300 $PY tests/test_numpy.py

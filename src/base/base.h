@@ -13,7 +13,6 @@ int cg_has_error(void);
 /* environment knobs, read once */
 typedef struct {
   int debug, threads, noopt, beam;
-  int allow_tf32;
   char cachedir[512], cc[128], device[32];
   char nvrtc_check[16];     /* NVRTC_CHECK=sm_90: also compile every new kernel as CUDA (no GPU) */
 } cg_env;

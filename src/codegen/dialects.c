@@ -5,8 +5,10 @@
 #include "render.h"
 
 /* conversions between float and the 16-bit patterns, written once over f2u32/u2f32 */
-#define HALF_HELPERS                                                                             \
-  "typedef unsigned short half_bits;\n"                                                          \
+#define HALF_TYPE "typedef unsigned short half_bits;\n"
+
+/* float <-> float16 bits in integer arithmetic, round to nearest even, subnormals and NaN kept */
+#define HALF_SOFT                                                                                \
   "CGFN float h2f(half_bits h) { unsigned int s = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f,"   \
   " m = h & 0x3ff, x;\n"                                                                         \
   "  if (e == 0x1f) x = s | 0x7f800000u | m << 13; else if (e) x = s | (e + 112) << 23 | m << 13;\n" \
@@ -21,13 +23,23 @@
   " unsigned int h = m >> sh, r = m & ((1u << sh) - 1), hf = 1u << (sh - 1);"                    \
   " if (r > hf || (r == hf && (h & 1))) h++; return (half_bits)(s | h); }\n"                     \
   "  unsigned int h = (unsigned int)e << 10 | m >> 13, r = m & 0x1fff;"                          \
-  " if (r > 0x1000 || (r == 0x1000 && (h & 1))) h++; return (half_bits)(s | h); }\n"             \
+  " if (r > 0x1000 || (r == 0x1000 && (h & 1))) h++; return (half_bits)(s | h); }\n"
+
+/* NVIDIA GPUs convert in one instruction each, with the same rounding */
+#define HALF_PTX                                                                                 \
+  "CGFN float h2f(half_bits h) { float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f; }\n" \
+  "CGFN half_bits f2h(float f) { half_bits h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h; }\n"
+
+/* bfloat16 and the rounding helpers, written over h2f/f2h and f2u32/u2f32 */
+#define HALF_COMMON                                                                              \
   "CGFN float bf2f(half_bits h) { return u2f32((unsigned int)h << 16); }\n"                     \
   "CGFN half_bits f2bf(float f) { unsigned int x = f2u32(f);"                                    \
   " if ((x & 0x7fffffffu) > 0x7f800000u) return (half_bits)((x >> 16) | 0x40);"                 \
   " x += 0x7fff + ((x >> 16) & 1); return (half_bits)(x >> 16); }\n"                             \
   "CGFN float rh(float f) { return h2f(f2h(f)); }\n"                                             \
   "CGFN float rbf(float f) { return bf2f(f2bf(f)); }\n"
+
+#define HALF_HELPERS HALF_TYPE HALF_SOFT HALF_COMMON
 
 const cg_dialect cg_dialect_c = {
   .name = "c",
@@ -53,7 +65,7 @@ const cg_dialect cg_dialect_cuda = {
       "#define u2f32(x) __uint_as_float(x)\n"
       "#define f2u64(x) ((unsigned long long)__double_as_longlong(x))\n"
       "#define u2f64(x) __longlong_as_double((long long)(x))\n"
-      HALF_HELPERS,
+      HALF_TYPE HALF_PTX HALF_COMMON,
   .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
   .math_prefix = "", .math_f_suffix = 1,
   .nan = "__uint_as_float(0x7fc00000u)", .inf = "__uint_as_float(0x7f800000u)",

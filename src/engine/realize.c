@@ -68,6 +68,7 @@ static int nvrtc_check(cg_schedule *s, cg_sched_item *it) {
   cg_program *p = build_program(s, it, &cg_dialect_cuda);
   if (!p) return -1;
   char *err = NULL;
+  if (cg_env_get()->debug >= 4) fprintf(stderr, "NVRTC_CHECK %s:\n%s\n", p->name, p->source);
   int rc = cg_nvrtc_check(p->source, arch, &err);
   if (rc) cg_set_error("NVRTC_CHECK: kernel %s does not compile for %s: %s\n%s", p->name, arch, err ? err : "", p->source);
   free(err);
