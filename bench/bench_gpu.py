@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cgrad on a GPU against PyTorch on the same GPU, in the same process.
 
-usage: python3 bench/bench_gpu.py [--device CUDA] [--quick]
+usage: [ALLOW_TF32=1] python3 bench/bench_gpu.py [--device CUDA] [--quick] [--matmul-only]
 
 Prints one JSON object per line: {"name", "value", "unit", "ref_name", "ref_value", "ratio"}.
 Bandwidth counts the bytes each op must move at least (inputs read once, output written once),
@@ -95,9 +95,12 @@ def memory_bound():
              "torch copy" if ref == "copy" else "torch", ref_bw if ref_bw else torch_bw)
 
 
+TF32 = os.environ.get("ALLOW_TF32") == "1"  # cgrad's knob; PyTorch gets the same setting
+
+
 def matmuls():
-    torch.backends.cuda.matmul.allow_tf32 = False
-    for tname, tdt, cdt, tol in [("fp32", torch.float32, dtypes.float32, 1e-4),
+    torch.backends.cuda.matmul.allow_tf32 = TF32
+    for tname, tdt, cdt, tol in [("tf32" if TF32 else "fp32", torch.float32, dtypes.float32, 3e-3 if TF32 else 1e-4),
                                  ("fp16", torch.float16, dtypes.float16, 1e-2),
                                  ("bf16", torch.bfloat16, dtypes.bfloat16, 2e-2)]:
         g = torch.Generator(device="cuda").manual_seed(1)
@@ -114,5 +117,6 @@ def matmuls():
 if __name__ == "__main__":
     print(json.dumps({"name": "machine", "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
                       "device": DEVICE}), flush=True)
-    memory_bound()
+    if "--matmul-only" not in sys.argv:
+        memory_bound()
     matmuls()

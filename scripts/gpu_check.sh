@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool): build, then run the named parts with DEV=CUDA, logs to $OUT.
-# usage: scripts/gpu_check.sh PART...   parts: sanity ctests optests pytests train bench benchquick
+# usage: scripts/gpu_check.sh PART...   parts: sanity oom ctests optests pytests tc train bench benchquick
 # It has no network and no apt: the build uses what is there; Fashion-MNIST comes in .data/.
 set -u
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
@@ -46,7 +46,10 @@ print('after OOM:', (a * 2).tolist(), Tensor.ones(1000).sum().item())" ;;
            run python_nn 120 env PYTHONPATH=python $PY tests/test_python_nn.py
            run optim 120 $PY tests/test_optim_torch.py ;;
   train) run train 500 ./build/cgrad train fashion-mnist --device CUDA ;;
-  bench) run bench 400 $PY bench/bench_gpu.py ;;
+  bench) run bench 400 $PY bench/bench_gpu.py
+         run bench_tf32 200 env ALLOW_TF32=1 $PY bench/bench_gpu.py --matmul-only ;;
+  tc) run tc 200 $PY tests/test_matmul_dtypes.py
+      run tc_tf32 200 env ALLOW_TF32=1 $PY tests/test_matmul_dtypes.py ;;
   benchquick) run benchquick 200 $PY bench/bench_gpu.py --quick ;;
   esac
 done

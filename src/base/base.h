@@ -13,6 +13,7 @@ int cg_has_error(void);
 /* environment knobs, read once */
 typedef struct {
   int debug, threads, noopt, beam;
+  int allow_tf32;           /* ALLOW_TF32=1: float32 matmuls on tensor cores in TF32 (off, as PyTorch) */
   char cachedir[512], cc[128], device[32];
   char nvrtc_check[16];     /* NVRTC_CHECK=sm_90: also compile every new kernel as CUDA (no GPU) */
 } cg_env;

@@ -33,6 +33,7 @@ static void env_load(void) {
   env_str(env.cc, sizeof env.cc, "CC", "cc");
   env_str(env.device, sizeof env.device, "DEV", "CPU");
   env_str(env.nvrtc_check, sizeof env.nvrtc_check, "NVRTC_CHECK", "");
+  env.allow_tf32 = env_int("ALLOW_TF32", 0);
 }
 
 const cg_env *cg_env_get(void) {

@@ -21,6 +21,7 @@ int cg_gpu_first_reduce(const cg_program *p) {
 }
 
 int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars) {
+  if (p->launch_threads) return p->launch_threads;
   int64_t n = 1;
   int end = p->group_size ? cg_gpu_first_reduce(p) : p->nins; /* groups: outer loops only */
   for (int i = 0; i < end; i++)

@@ -31,6 +31,7 @@ typedef struct cg_program {
   double flops, bytes;  /* estimates per launch */
   int group_size;       /* GPU: threads sharing each top-level reduce (0: one thread per output) */
   int local_size;       /* GPU: threads per work-group */
+  int64_t launch_threads; /* GPU: fixed thread count (tensor-core tiles), or 0: from the loops */
   char *source;         /* rendered C (CPU dialect) */
   uint64_t key;         /* hash of the source */
   char *ast_dump;       /* DEBUG=3 text */

@@ -7,6 +7,7 @@
 #include "../codegen/linearize.h"
 #include "../codegen/opt.h"
 #include "../codegen/render.h"
+#include "../codegen/tensor_cores.h"
 #include "../schedule/schedule.h"
 #include "../tensor/tensor.h"
 #include "../runtime/host_mem.h"
@@ -47,6 +48,8 @@ static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dia
   cg_lowered l;
   if (cg_lower(s, it, &l) != 0) return NULL;
   if (!d->gpu) cg_optimize(&l);
+  cg_tc_plan tc;
+  int tensor_cores = d == &cg_dialect_cuda && !cg_env_get()->noopt && cg_tc_match(&l, &tc);
   cg_program *p = cg_linearize(&l);
   name_kernel(p);
   if (cg_env_get()->debug >= 3) {
@@ -56,6 +59,10 @@ static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dia
     p->ast_dump = b.s;
   }
   cg_lowered_free(&l);
+  if (tensor_cores) {
+    p->source = cg_tc_render(p, &tc);
+    return p;
+  }
   if (d->gpu) cg_gpu_plan(p);
   p->source = cg_render(p, d);
   return p;
