@@ -70,6 +70,7 @@ int tok_load(cg_tokenizer *t, const cg_gguf *f);
 int tok_spm_encode(const cg_tokenizer *t, const char *s, size_t n, int prefix_space, tok_ids *out);
 int tok_bpe_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out);
 int tok_wpm_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out);
+int tok_wpm_available(void); /* 0, or -1 with an error when built without utf8proc */
 /* Pre-tokenizer (tok_pretok.c): compile the regexes named by t->pre; split s into pieces. */
 int tok_pretok_init(cg_tokenizer *t);
 void tok_pretok_free(cg_tokenizer *t);

@@ -193,6 +193,7 @@ int tok_load(cg_tokenizer *t, const cg_gguf *f) {
   }
   if (load_texts(t, f) || load_types_scores(t, f) || load_specials(t, f) || collect_specials(t, f)) return -1;
   byte_tokens(t);
+  if (t->kind == TOK_WPM) return tok_wpm_available();
   if (t->kind != TOK_BPE) return 0;
   const char *pre = cg_gguf_find_key(f, KEY("pre")) >= 0 ? cg_gguf_get_string(f, KEY("pre")) : "default";
   if (!pre) return -1;

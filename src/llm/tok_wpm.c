@@ -77,6 +77,8 @@ static int basic_and_wordpiece(const cg_tokenizer *t, const uint8_t *s, size_t n
   return rc;
 }
 
+int tok_wpm_available(void) { return 0; }
+
 int tok_wpm_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out) {
   utf8proc_uint8_t *nfd = NULL;
   utf8proc_ssize_t m = n ? utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfd,
@@ -91,10 +93,13 @@ int tok_wpm_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out)
   return rc;
 }
 #else
-int tok_wpm_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out) {
-  (void)t, (void)s, (void)n, (void)out;
+int tok_wpm_available(void) {
   cg_set_error("tokenizer: WordPiece (bert) needs Unicode normalization, but cgrad was built without utf8proc "
                "(install libutf8proc-dev and rebuild)");
   return -1;
+}
+int tok_wpm_encode(const cg_tokenizer *t, const char *s, size_t n, tok_ids *out) {
+  (void)t, (void)s, (void)n, (void)out;
+  return tok_wpm_available();
 }
 #endif
