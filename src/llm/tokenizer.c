@@ -152,7 +152,8 @@ int cg_tokenize(cg_tokenizer *t, const char *text, size_t len, int add_special, 
     cg_set_error("cg_tokenize: more than INT_MAX tokens");
     return -1;
   }
-  memcpy(out, ids.v, (ids.n < (size_t)max ? ids.n : (size_t)max) * sizeof *out);
+  size_t k = ids.n < (size_t)max ? ids.n : (size_t)max;
+  if (k) memcpy(out, ids.v, k * sizeof *out);
   free(ids.v);
   return (int)ids.n;
 }
