@@ -531,7 +531,8 @@ cg_tensor *cg_gguf_get_f32(const cg_gguf *f, const char *name);
    by tokenizer.ggml.pre; needs PCRE2) and "bert" (WordPiece; needs utf8proc).
      cg_tokenizer *tk = cg_tokenizer_load("model.gguf");
      int32_t ids[256];
-     int n = cg_tokenize(tk, "Hello world", 11, 1, 0, ids, 256);   // n > 256: buffer too small */
+     int n = cg_tokenize(tk, "Hello world", 11, 1, 0, ids, 256);   // n > 256: buffer too small
+   A loaded tokenizer is read-only: threads may share it. */
 typedef struct cg_tokenizer cg_tokenizer;
 cg_tokenizer *cg_tokenizer_from_gguf(const cg_gguf *f);   /* independent of f afterwards; NULL with an error */
 cg_tokenizer *cg_tokenizer_load(const char *path);        /* open a GGUF file and read its tokenizer */

@@ -1,5 +1,6 @@
 /* Tokenizer internals shared by the files of src/llm/tok_*.c. The public face is cg_tokenizer in
-   cgrad.h; everything here is private to the tokenizer. Ids are int32 (vocabularies are < 2^31). */
+   cgrad.h; everything here is private to the tokenizer. Ids are int32 (vocabularies are < 2^31).
+   After loading, a tokenizer is only read, so threads may encode with one tokenizer at once. */
 #ifndef CG_TOK_INTERNAL_H
 #define CG_TOK_INTERNAL_H
 #include <stddef.h>
@@ -61,7 +62,6 @@ struct cg_tokenizer {
   char pre[64];               /* pre-tokenizer name (BPE) */
   void *regex[TOK_MAX_REGEX]; /* compiled pre-tokenizer regexes (pcre2_code *) */
   int nregex;
-  void *match_data;           /* pcre2_match_data * sized for the regexes */
 };
 
 /* Load every field from GGUF metadata (tok_load.c). */

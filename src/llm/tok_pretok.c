@@ -82,15 +82,12 @@ int tok_pretok_init(cg_tokenizer *t) {
     }
     t->regex[t->nregex] = re;
   }
-  t->match_data = pcre2_match_data_create(1, NULL);
-  if (!t->match_data) cg_set_error("tokenizer: out of memory");
-  return t->match_data ? 0 : -1;
+  return 0;
 }
 
 void tok_pretok_free(cg_tokenizer *t) {
   for (int i = 0; i < t->nregex; i++) pcre2_code_free(t->regex[i]);
-  pcre2_match_data_free(t->match_data);
-  t->nregex = 0, t->match_data = NULL;
+  t->nregex = 0;
 }
 
 typedef struct { tok_span *v; size_t n, cap; } spans;
@@ -134,10 +131,11 @@ static int split_piece(const pcre2_code *re, pcre2_match_data *md, const char *s
   return push(out, piece.off + done, piece.len - done);
 }
 
+/* Match data is made per call, so threads may share one tokenizer. */
 int tok_pretok_split(const cg_tokenizer *t, const char *s, size_t n, tok_span **out, size_t *nout) {
   spans cur = {0}, next = {0};
-  int rc = push(&cur, 0, n);
-  pcre2_match_data *md = t->match_data;
+  pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+  int rc = md ? push(&cur, 0, n) : (cg_set_error("tokenizer: out of memory"), -1);
   for (int r = 0; !rc && r < t->nregex; r++) {
     next.n = 0;
     for (size_t i = 0; !rc && i < cur.n; i++) rc = split_piece(t->regex[r], md, s, cur.v[i], &next);
@@ -145,6 +143,7 @@ int tok_pretok_split(const cg_tokenizer *t, const char *s, size_t n, tok_span **
     cur = next, next = tmp;
   }
   free(next.v);
+  pcre2_match_data_free(md);
   if (rc) {
     free(cur.v);
     return -1;
