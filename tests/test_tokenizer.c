@@ -198,6 +198,7 @@ static void begin(wbuf *w) { w->n = 0, w->nkv = 0, u32(w, 0x46554747u), u32(w, 3
 /* Patch the kv count, write the file, load its tokenizer. */
 static cg_tokenizer *finish(wbuf *w, size_t keep) {
   for (int i = 0; i < 8; i++) w->b[16 + i] = (uint8_t)(w->nkv >> 8 * i);
+  unlink(tmp_path); /* a fresh file: ext4 flushes a truncated-and-rewritten one on close (slow) */
   FILE *f = fopen(tmp_path, "wb");
   fwrite(w->b, 1, keep < w->n ? keep : w->n, f);
   fclose(f);
