@@ -12,8 +12,13 @@ static uint32_t hash(const char *s, size_t n) {
 }
 
 int tok_map_init(tok_map *m, size_t n) {
+  m->slots = NULL, m->cap = 0;
+  if (n > (1u << 29)) { /* the table must never fill up, or a probe would not end */
+    cg_set_error("tokenizer: %zu entries are too many", n);
+    return -1;
+  }
   uint32_t cap = 16;
-  while (cap < 2 * n + 1 && cap < (1u << 31)) cap *= 2; /* load factor <= 1/2 keeps probes short */
+  while (cap < 2 * n + 1) cap *= 2; /* load factor <= 1/2 keeps probes short */
   m->slots = calloc(cap, sizeof *m->slots);
   m->cap = m->slots ? cap : 0;
   if (!m->slots) cg_set_error("tokenizer: out of memory");

@@ -60,7 +60,9 @@ static int basic_and_wordpiece(const cg_tokenizer *t, const uint8_t *s, size_t n
   int rc = tok_str_put(&word, "\xE2\x96\x81", 3);
   for (size_t i = 0; !rc && i < n;) {
     utf8proc_int32_t c;
-    i += (size_t)utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c);
+    utf8proc_ssize_t l = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c);
+    if (l <= 0) break; /* cannot happen: utf8proc produced this text from validated input */
+    i += (size_t)l;
     int cat = utf8proc_category(c);
     char buf[4];
     if (is_space((uint32_t)c, cat)) rc = flush(t, &word, out);
