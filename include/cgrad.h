@@ -528,6 +528,31 @@ const void *cg_gguf_tensor_data(const cg_gguf *f, int64_t i);          /* in the
    its shape is the ggml dims reversed (outermost first). */
 cg_tensor *cg_gguf_get_f32(const cg_gguf *f, const char *name);
 
+/* ---- tokenizers ---------------------------------------------------------------------------------- */
+/* Tokenizers read from GGUF metadata (tokenizer.ggml.*), as llama.cpp runs them: "llama"
+   (SentencePiece BPE by score, byte fallback), "gpt2" (byte-level BPE with the pre-tokenizer named
+   by tokenizer.ggml.pre; needs PCRE2) and "bert" (WordPiece; needs utf8proc).
+     cg_tokenizer *tk = cg_tokenizer_load("model.gguf");
+     int32_t ids[256];
+     int n = cg_tokenize(tk, "Hello world", 11, 1, 0, ids, 256);   // n > 256: buffer too small
+   A loaded tokenizer is read-only: threads may share it. */
+typedef struct cg_tokenizer cg_tokenizer;
+cg_tokenizer *cg_tokenizer_from_gguf(const cg_gguf *f);   /* independent of f afterwards; NULL with an error */
+cg_tokenizer *cg_tokenizer_load(const char *path);        /* open a GGUF file and read its tokenizer */
+void cg_tokenizer_free(cg_tokenizer *t);
+/* Encode UTF-8 text[0..len) into out[0..max). add_special: BOS/EOS as the file says ([CLS]/[SEP]
+   for bert); parse_special: control-token text such as "<s>" becomes that token (user-defined
+   tokens always do). Returns the full count (only the first max written), or -1 with an error. */
+int cg_tokenize(cg_tokenizer *t, const char *text, size_t len, int add_special, int parse_special, int32_t *out,
+                int max);
+/* Decode ids[0..n) to UTF-8 in out (NUL-terminated, cap bytes); control tokens only when
+   render_special. Returns the full length in bytes (excluding the NUL), or -1 with an error. */
+int cg_detokenize(cg_tokenizer *t, const int32_t *ids, int n, int render_special, char *out, int cap);
+int32_t cg_tokenizer_vocab_size(const cg_tokenizer *t);
+int32_t cg_tokenizer_bos(const cg_tokenizer *t);          /* BOS ([CLS] for bert) id, or -1 */
+int32_t cg_tokenizer_eos(const cg_tokenizer *t);          /* EOS id, or -1 */
+const char *cg_tokenizer_token_text(const cg_tokenizer *t, int32_t id); /* as stored; NULL if out of range */
+
 /* ---- data sets ------------------------------------------------------------------------------------ */
 typedef struct cg_dataset cg_dataset;
 /* (Fashion-)MNIST IDX image and label files, gzip-compressed or raw; NULL with an error. */

@@ -3,7 +3,7 @@
 # are skipped, so every `make` target may call this. On a machine without apt or network (the GPU
 # machine) it installs nothing and says what is missing; tests that need an absent piece skip.
 set -u
-PKGS=(build-essential cmake pkg-config zlib1g-dev
+PKGS=(build-essential cmake pkg-config zlib1g-dev libpcre2-dev libutf8proc-dev
       python3 python3-numpy python3-pytest python3-torch
       libopenblas0-pthread
       ocl-icd-libopencl1 pocl-opencl-icd

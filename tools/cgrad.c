@@ -1,5 +1,6 @@
 /* The cgrad command-line program. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cgrad.h"
 #include "train.h"
@@ -19,6 +20,11 @@ static int cmd_info(void) {
   printf("threads: %d\n", c.threads);
   printf("debug: %d  noopt: %d  beam: %d\n", c.debug, c.noopt, c.beam);
   return 0;
+}
+
+static int cmd_info_args(int argc, char **argv) {
+  (void)argc, (void)argv;
+  return cmd_info();
 }
 
 static void print_scalar(const cg_gguf *f, const char *key, int type) {
@@ -80,11 +86,69 @@ static int cmd_gguf_info(int argc, char **argv) {
   return 0;
 }
 
+/* The text argument, or for "-" all of stdin (a copy either way). */
+static char *read_text(const char *arg, size_t *len) {
+  if (strcmp(arg, "-")) {
+    *len = strlen(arg);
+    return strdup(arg);
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n, stdin)) > 0;) {
+    n += r;
+    if (n == cap) {
+      char *b = realloc(buf, cap *= 2);
+      if (!b) free(buf);
+      buf = b;
+    }
+  }
+  *len = n;
+  return buf;
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+  int add_special = 1, parse_special = 0, decode = 0, a = 0;
+  for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+    if (!strcmp(argv[a], "--no-special")) add_special = 0;
+    else if (!strcmp(argv[a], "--parse-special")) parse_special = 1;
+    else if (!strcmp(argv[a], "--decode")) decode = 1;
+    else break;
+  }
+  if (argc - a != 2) {
+    fprintf(stderr, "usage: cgrad tokenize [--no-special] [--parse-special] [--decode] MODEL.gguf TEXT|-\n");
+    return 2;
+  }
+  cg_tokenizer *tk = cg_tokenizer_load(argv[a]);
+  size_t len = 0;
+  char *text = tk ? read_text(argv[a + 1], &len) : NULL;
+  int n = text ? cg_tokenize(tk, text, len, add_special, parse_special, NULL, 0) : -1;
+  int32_t *ids = n >= 0 ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;
+  if (ids) n = cg_tokenize(tk, text, len, add_special, parse_special, ids, n);
+  int rc = !ids || n < 0;
+  if (!rc) {
+    for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", (int)ids[i]);
+    printf("\n");
+  }
+  if (!rc && decode) {
+    int m = cg_detokenize(tk, ids, n, 1, NULL, 0);
+    char *out = m >= 0 ? malloc((size_t)m + 1) : NULL;
+    rc = !out || cg_detokenize(tk, ids, n, 1, out, m + 1) < 0;
+    if (!rc) printf("%s\n", out);
+    free(out);
+  }
+  if (rc) fprintf(stderr, "cgrad: %s\n", cg_last_error()[0] ? cg_last_error() : "out of memory");
+  free(ids), free(text);
+  cg_tokenizer_free(tk);
+  return rc;
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: cgrad <command>\n"
              "  info      devices, compiler, cache dir, threads\n"
              "  train fashion-mnist [--epochs N] [--batch B] [--lr X] [--device D] [--save F] [--resume F]\n"
              "  gguf-info FILE   a GGUF file's version, metadata and tensors (ggml dims order)\n"
+             "  tokenize [--no-special] [--parse-special] [--decode] MODEL.gguf TEXT|-\n"
+             "            token ids of TEXT (or stdin), space-separated; --decode prints the text back\n"
              "  help      this text\n");
 }
 
@@ -93,11 +157,12 @@ int main(int argc, char **argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  int rc;
-  if (!strcmp(argv[1], "info")) rc = cmd_info();
-  else if (!strcmp(argv[1], "gguf-info")) rc = cmd_gguf_info(argc - 2, argv + 2);
-  else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2);
-  else {
+  static const struct { const char *name; int (*run)(int, char **); } cmds[] = {
+    {"info", cmd_info_args}, {"gguf-info", cmd_gguf_info}, {"train", cmd_train}, {"tokenize", cmd_tokenize}};
+  int rc = 0, found = 0;
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds && !found; i++)
+    if ((found = !strcmp(argv[1], cmds[i].name))) rc = cmds[i].run(argc - 2, argv + 2);
+  if (!found) {
     fprintf(stderr, "cgrad: unknown command '%s'\n", argv[1]);
     usage(stderr);
     rc = 2;
