@@ -74,6 +74,7 @@ const cg_dialect cg_dialect_cuda = {
   .global_ptr = "", .restrict_kw = "__restrict__",
   .local_decl = "__shared__", .barrier = "__syncthreads()",
   .local_id = "threadIdx.x", .group_id = "blockIdx.x",
+  .warp_shuffle = "__shfl_xor_sync(0xffffffffu, %s, s)",
 };
 
 const cg_dialect cg_dialect_opencl = {

@@ -220,29 +220,66 @@ static void render_gpu_entry(renderer *R) {
   R->depth++;
 }
 
+/* one accumulator combined over the group through a tree in local memory */
+static void combine_in_local_memory(renderer *R, int acc, const char *t, const alu_expr *e) {
+  const cg_dialect *d = R->d;
+  int gs = R->p->group_size;
+  indent(R);
+  cg_sbuf_printf(R->b, "%s %s red%d[%d]; red%d[lid] = v%d; %s;\n", d->local_decl, t, acc, gs, acc, acc, d->barrier);
+  indent(R);
+  cg_sbuf_printf(R->b, "for (int s = %d; s > 0; s >>= 1) { if (lid < s) red%d[lid] = ", gs / 2, acc);
+  render_expr(R, e);
+  cg_sbuf_printf(R->b, "; %s; }\n", d->barrier);
+  indent(R);
+  cg_sbuf_printf(R->b, "v%d = red%d[0];\n", acc, acc);
+}
+
+/* within each warp by register exchange, then across warps through one slot per warp; every
+   thread ends with bit-identical values (each exchange step combines the same two operands) */
+static void combine_by_shuffle(renderer *R, int acc, const char *t, int op, int dt) {
+  const cg_dialect *d = R->d;
+  int gs = R->p->group_size;
+  char self[24], other[64], slot[48];
+  snprintf(self, sizeof self, "v%d", acc);
+  snprintf(other, sizeof other, d->warp_shuffle, self);
+  alu_expr e = {op, dt, dt, self, "o_", NULL, 0};
+  indent(R); /* the exchange runs on every lane, outside the op's conditional operands */
+  cg_sbuf_printf(R->b, "for (int s = 16; s > 0; s >>= 1) { const %s o_ = %s; v%d = ", t, other, acc);
+  render_expr(R, &e);
+  cg_sbuf_printf(R->b, "; }\n");
+  if (gs <= 32) return;
+  indent(R);
+  cg_sbuf_printf(R->b, "%s %s red%d[%d]; if ((lid & 31) == 0) red%d[lid >> 5] = v%d; %s; v%d = red%d[0];\n",
+                 d->local_decl, t, acc, gs / 32, acc, acc, d->barrier, acc, acc);
+  snprintf(slot, sizeof slot, "red%d[w]", acc);
+  alu_expr f = {op, dt, dt, self, slot, NULL, 0};
+  indent(R);
+  cg_sbuf_printf(R->b, "for (int w = 1; w < %d; w++) v%d = ", gs / 32, acc);
+  render_expr(R, &f);
+  cg_sbuf_printf(R->b, ";\n");
+}
+
 /* the accumulators assigned inside the loop [start, end): each is combined across the group */
 static void render_group_combine(renderer *R, int start, int end) {
   const cg_program *p = R->p;
-  const cg_dialect *d = R->d;
   for (int i = start; i < end; i++) {
     const cg_inst *in = &p->ins[i];
     if (in->op != OP_ASSIGN) continue;
     int acc = in->src[0], seen = acc > start; /* an accumulator of a loop inside this one */
     for (int j = start; j < i && !seen; j++) seen = p->ins[j].op == OP_ASSIGN && p->ins[j].src[0] == acc;
     if (seen) continue;
-    const char *t = reg_type(d, p->ins[acc].dtype);
+    int dt = p->ins[acc].dtype, op = (int)p->ins[acc].ival;
+    const char *t = reg_type(R->d, dt);
+    int word = is_half(dt) || cg_dtype_size(dt) >= 4; /* shuffles move 32- and 64-bit registers */
+    if (R->d->warp_shuffle && word && p->group_size % 32 == 0) {
+      combine_by_shuffle(R, acc, t, op, dt);
+      continue;
+    }
     char lhs[48], rhs[48];
     snprintf(lhs, sizeof lhs, "red%d[lid]", acc);
     snprintf(rhs, sizeof rhs, "red%d[lid+s]", acc);
-    alu_expr e = {(int)p->ins[acc].ival, p->ins[acc].dtype, p->ins[acc].dtype, lhs, rhs, NULL, 0};
-    indent(R);
-    cg_sbuf_printf(R->b, "%s %s red%d[%d]; red%d[lid] = v%d; %s;\n", d->local_decl, t, acc, p->group_size, acc, acc, d->barrier);
-    indent(R);
-    cg_sbuf_printf(R->b, "for (int s = %d; s > 0; s >>= 1) { if (lid < s) red%d[lid] = ", p->group_size / 2, acc);
-    render_expr(R, &e);
-    cg_sbuf_printf(R->b, "; %s; }\n", d->barrier);
-    indent(R);
-    cg_sbuf_printf(R->b, "v%d = red%d[0];\n", acc, acc);
+    alu_expr e = {op, dt, dt, lhs, rhs, NULL, 0};
+    combine_in_local_memory(R, acc, t, &e);
   }
 }
 

@@ -19,6 +19,7 @@ typedef struct cg_dialect {
   const char *global_ptr, *restrict_kw;
   const char *local_decl, *barrier;
   const char *local_id, *group_id;
+  const char *warp_shuffle;  /* printf format of a 32-lane butterfly exchange, or NULL */
 } cg_dialect;
 
 extern const cg_dialect cg_dialect_c, cg_dialect_cuda, cg_dialect_opencl;
