@@ -212,9 +212,12 @@ static int run_all(cg_schedule *s, prepared *list) {
     bufs[0] = s->bufs[it->out].buf->ptr;
     for (int k = 0; k < it->nins; k++) bufs[k + 1] = s->bufs[it->ins[k]].buf->ptr;
     for (int k = 0; k < p->nvars; k++) vars[k] = ((cg_variable *)p->vars[k])->value;
+    cg_device *dv = cg_device_get(list[i].dev);
     double t0 = cg_now();
-    if (cg_device_get(list[i].dev)->launch(list[i].handle, p, bufs, vars) != 0) return -1;
+    if (dv->launch(list[i].handle, p, bufs, vars) != 0) return -1;
     double dt = cg_now() - t0;
+    /* with DEBUG, queued GPU kernels are timed on the device (events), not by the launch call */
+    if (cg_env_get()->debug >= 1 && dv->kernel_seconds && (dt = dv->kernel_seconds()) < 0) return -1;
     cg_stats_add_run(p, dt);
     debug_line(p, list[i].dev, dt, ++launches);
   }

@@ -15,7 +15,7 @@
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
-typedef void *CUcontext, *CUmodule, *CUfunction;
+typedef void *CUcontext, *CUmodule, *CUfunction, *CUevent;
 enum { ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ERR_OUT_OF_MEMORY = 2 };
 
 static struct {
@@ -37,11 +37,16 @@ static struct {
   CUresult (*launch)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                      void *, void **, void **);
   CUresult (*error_string)(CUresult, const char **);
+  CUresult (*event_create)(CUevent *, unsigned);
+  CUresult (*event_record)(CUevent, void *);
+  CUresult (*event_sync)(CUevent);
+  CUresult (*event_elapsed)(float *, CUevent, CUevent);
 } cu;
 
 static struct {
   int ok, ordinal;
   CUcontext ctx;
+  CUevent timing[2];        /* DEBUG: around each launch */
   char arch[16], name[128];
   char why[256];            /* why CUDA is not available */
 } gpu;
@@ -64,6 +69,8 @@ static int load_symbols(void *dl) {
     {&cu.htod, "cuMemcpyHtoD_v2"}, {&cu.dtoh, "cuMemcpyDtoH_v2"}, {&cu.module_load, "cuModuleLoadData"},
     {&cu.module_fn, "cuModuleGetFunction"}, {&cu.module_unload, "cuModuleUnload"},
     {&cu.launch, "cuLaunchKernel"}, {&cu.error_string, "cuGetErrorString"},
+    {&cu.event_create, "cuEventCreate"}, {&cu.event_record, "cuEventRecord"},
+    {&cu.event_sync, "cuEventSynchronize"}, {&cu.event_elapsed, "cuEventElapsedTime"},
   };
   for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
     void *f = dlsym(dl, syms[i].sym);
@@ -90,6 +97,8 @@ static void cu_load(void) {
   cu.device_attr(&minor, ATTR_CC_MINOR, dev);
   cu.device_name(gpu.name, sizeof gpu.name, dev);
   snprintf(gpu.arch, sizeof gpu.arch, "sm_%d%d", major, minor);
+  cu.event_create(&gpu.timing[0], 0);
+  cu.event_create(&gpu.timing[1], 0);
   gpu.ordinal = wanted_ordinal;
   gpu.ok = 1;
 }
@@ -197,7 +206,18 @@ static int cuda_launch(void *handle, cg_program *p, void **bufs, const int64_t *
   cu.ctx_set(gpu.ctx);
   char what[200];
   snprintf(what, sizeof what, "launch of %s", p->name);
-  return check(cu.launch(k->fn, (unsigned)blocks_x, 1, 1, (unsigned)p->local_size, 1, 1, 0, NULL, args, NULL), what);
+  int timed = cg_env_get()->debug >= 1;
+  if (timed) cu.event_record(gpu.timing[0], NULL);
+  int rc = check(cu.launch(k->fn, (unsigned)blocks_x, 1, 1, (unsigned)p->local_size, 1, 1, 0, NULL, args, NULL), what);
+  if (timed) cu.event_record(gpu.timing[1], NULL);
+  return rc;
+}
+
+static double cuda_kernel_seconds(void) {
+  float ms = 0;
+  if (check(cu.event_sync(gpu.timing[1]), "kernel (timed with DEBUG)")) return -1;
+  cu.event_elapsed(&ms, gpu.timing[0], gpu.timing[1]);
+  return ms * 1e-3;
 }
 
 static void cuda_release(void *handle) {
@@ -227,4 +247,5 @@ cg_device cg_device_cuda = {
   .dialect = &cg_dialect_cuda,
   .sync = cuda_sync,
   .select = cuda_select,
+  .kernel_seconds = cuda_kernel_seconds,
 };

@@ -30,6 +30,7 @@ struct cg_device {
   const cg_dialect *dialect;                   /* NULL: C, with the CPU opts */
   int (*sync)(void);                           /* wait for queued work (NULL: synchronous) */
   int (*select)(int ordinal);                  /* "NAME:N" picks device N (NULL: only 0) */
+  double (*kernel_seconds)(void);              /* DEBUG: the last launch's device time; -1 on error */
 };
 
 int cg_device_lookup(const char *name);        /* index in the table, or -1 (sets error) */
