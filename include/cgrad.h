@@ -416,6 +416,8 @@ typedef struct {
   double time_s;             /* time spent in kernels */
 } cg_stats;
 cg_stats cg_get_stats(void);                          /* counters since start or last reset */
+/* Time every GPU kernel on the device (events) into cg_stats.time_s, waiting for each (PROFILE=1). */
+void cg_set_profiling(int on);
 void cg_reset_stats(void);                            /* zero the counters */
 /* Kernel count of the schedule that realizing ts would run, without running it (-1 on error). */
 int cg_count_kernels(cg_tensor **ts, int n);

@@ -114,7 +114,7 @@ PROTOS = {  # name: (restype, argtypes)
     "cg_set_grad_enabled": (_I, [_I]),
     # devices and stats
     "cg_default_device": (_STR, []), "cg_set_default_device": (_I, [_STR]),
-    "cg_synchronize": (_I, [_STR]),
+    "cg_synchronize": (_I, [_STR]), "cg_set_profiling": (None, [_I]),
     "cg_device_count": (_I, []), "cg_device_name": (_STR, [_I]),
     "cg_device_available": (_I, [_STR]), "cg_get_stats": (Stats, []), "cg_reset_stats": (None, []),
     "cg_count_kernels": (_I, [_TP, _I]), "cg_get_config": (Config, []),

@@ -29,6 +29,11 @@ class _Device:
             if name and lib.cg_device_available(name):
                 yield name.decode()
 
+    @staticmethod
+    def set_profiling(on=True):
+        """Time each GPU kernel on the device into GlobalCounters.time_sum_s (waits for each)."""
+        lib.cg_set_profiling(1 if on else 0)
+
     def synchronize(self, device=None):
         """Wait for the kernels queued on a device (GPU launches are asynchronous)."""
         name = self.canonicalize(device) if device else None

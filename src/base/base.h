@@ -14,11 +14,13 @@ int cg_has_error(void);
 typedef struct {
   int debug, threads, noopt, beam;
   int allow_tf32;           /* ALLOW_TF32=1: float32 matmuls on tensor cores in TF32 (off, as PyTorch) */
+  int profile;              /* PROFILE=1: time each GPU kernel on the device (events) into the stats */
   char cachedir[512], cc[128], device[32];
   char nvrtc_check[16];     /* NVRTC_CHECK=sm_90: also compile every new kernel as CUDA (no GPU) */
 } cg_env;
 const cg_env *cg_env_get(void);
 void cg_env_set_threads(int n);
+void cg_env_set_profile(int on);
 
 /* hashing */
 uint64_t cg_hash_bytes(const void *p, size_t n, uint64_t seed);

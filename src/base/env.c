@@ -34,12 +34,20 @@ static void env_load(void) {
   env_str(env.device, sizeof env.device, "DEV", "CPU");
   env_str(env.nvrtc_check, sizeof env.nvrtc_check, "NVRTC_CHECK", "");
   env.allow_tf32 = env_int("ALLOW_TF32", 0);
+  env.profile = env_int("PROFILE", 0);
 }
 
 const cg_env *cg_env_get(void) {
   pthread_once(&env_once, env_load);
   return &env;
 }
+
+void cg_env_set_profile(int on) {
+  cg_env_get();
+  env.profile = on != 0;
+}
+
+void cg_set_profiling(int on) { cg_env_set_profile(on); }
 
 void cg_env_set_threads(int n) {
   cg_env_get();

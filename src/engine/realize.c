@@ -197,6 +197,8 @@ static void debug_summary(const cg_stats *before) {
           t > 0 ? (now.flops - before->flops) / t * 1e-9 : 0, t > 0 ? (now.bytes - before->bytes) / t * 1e-9 : 0);
 }
 
+static int timed_on_device(void) { return cg_env_get()->debug >= 1 || cg_env_get()->profile; }
+
 static int run_all(cg_schedule *s, prepared *list) {
   static int launches; /* numbering for DEBUG lines */
   for (int i = 0; i < s->nitems; i++) {
@@ -217,7 +219,7 @@ static int run_all(cg_schedule *s, prepared *list) {
     if (dv->launch(list[i].handle, p, bufs, vars) != 0) return -1;
     double dt = cg_now() - t0;
     /* with DEBUG, queued GPU kernels are timed on the device (events), not by the launch call */
-    if (cg_env_get()->debug >= 1 && dv->kernel_seconds && (dt = dv->kernel_seconds()) < 0) return -1;
+    if (timed_on_device() && dv->kernel_seconds && (dt = dv->kernel_seconds()) < 0) return -1;
     cg_stats_add_run(p, dt);
     debug_line(p, list[i].dev, dt, ++launches);
   }

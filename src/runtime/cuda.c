@@ -206,7 +206,7 @@ static int cuda_launch(void *handle, cg_program *p, void **bufs, const int64_t *
   cu.ctx_set(gpu.ctx);
   char what[200];
   snprintf(what, sizeof what, "launch of %s", p->name);
-  int timed = cg_env_get()->debug >= 1;
+  int timed = (cg_env_get()->debug >= 1 || cg_env_get()->profile);
   if (timed) cu.event_record(gpu.timing[0], NULL);
   int rc = check(cu.launch(k->fn, (unsigned)blocks_x, 1, 1, (unsigned)p->local_size, 1, 1, 0, NULL, args, NULL), what);
   if (timed) cu.event_record(gpu.timing[1], NULL);

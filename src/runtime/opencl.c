@@ -205,7 +205,7 @@ static int cl_launch(void *handle, cg_program *p, void **bufs, const int64_t *va
   }
   double t0 = cg_now();
   if (!e) e = cl.enqueue(ocl.q, h->k, 1, NULL, &global, &local, 0, NULL, NULL);
-  if (!e && cg_env_get()->debug >= 1) { /* DEBUG: wait, so the time is the kernel's */
+  if (!e && (cg_env_get()->debug >= 1 || cg_env_get()->profile)) { /* DEBUG: wait, so the time is the kernel's */
     e = cl.finish(ocl.q);
     last_seconds = cg_now() - t0;
   }
