@@ -39,6 +39,7 @@ void cg_ptrmap_free(cg_ptrmap *m);
 /* growable string */
 typedef struct { char *s; size_t len, cap; } cg_sbuf;
 void cg_sbuf_printf(cg_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cg_sbuf_puts(cg_sbuf *b, const char *text);   /* append a plain string */
 void cg_sbuf_free(cg_sbuf *b);
 
 /* persistent thread pool: run fn(ctx, i) for i in [0, n) on all workers, return when done */

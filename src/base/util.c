@@ -48,18 +48,34 @@ void cg_ptrmap_free(cg_ptrmap *m) {
   memset(m, 0, sizeof *m);
 }
 
+static void sbuf_reserve(cg_sbuf *b, size_t extra) {
+  if (b->len + extra + 1 <= b->cap) return;
+  b->cap = (b->len + extra + 1) * 2;
+  b->s = cg_xrealloc(b->s, b->cap);
+}
+
+/* format straight into the free space; only a result that does not fit is formatted twice
+   (rendering kernels is on every realize's path) */
 void cg_sbuf_printf(cg_sbuf *b, const char *fmt, ...) {
+  sbuf_reserve(b, 256);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
   va_end(ap);
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->s = cg_xrealloc(b->s, b->cap);
+  if (n < 0) return;
+  if ((size_t)n >= b->cap - b->len) {
+    sbuf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, n + 1, fmt, ap);
+    va_end(ap);
   }
-  va_start(ap, fmt);
-  vsnprintf(b->s + b->len, n + 1, fmt, ap);
-  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void cg_sbuf_puts(cg_sbuf *b, const char *text) {
+  size_t n = strlen(text);
+  sbuf_reserve(b, n);
+  memcpy(b->s + b->len, text, n + 1);
   b->len += n;
 }
 

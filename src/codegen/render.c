@@ -171,7 +171,11 @@ static void acc_init(const renderer *R, int dt, int op) {
   else cg_sbuf_printf(b, "(%s)((%s)1<<%d)", reg_type(R->d, dt), R->d->u64, cg_dtype_size(dt) * 8 - 1);
 }
 
-static void indent(renderer *R) { cg_sbuf_printf(R->b, "%*s", R->depth * 2 + 2, ""); }
+static void indent(renderer *R) {
+  static const char spaces[] = "                                                                ";
+  int n = R->depth * 2 + 2;
+  cg_sbuf_puts(R->b, spaces + (n < (int)sizeof spaces - 1 ? (int)sizeof spaces - 1 - n : 0));
+}
 
 /* ---- GPU: output loops from the thread index ---- */
 
@@ -463,7 +467,8 @@ static void render_signature(const renderer *R) {
 char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
   renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0};
-  cg_sbuf_printf(&b, "%s\n", d->prelude);
+  cg_sbuf_puts(&b, d->prelude);
+  cg_sbuf_puts(&b, "\n");
   render_signature(&R);
   if (d->gpu) render_gpu_entry(&R);
   for (int i = 0; i < p->nins; i++) render_ins(&R, i);
