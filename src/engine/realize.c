@@ -178,12 +178,7 @@ static void debug_line(const cg_program *p, int dev, double sec, int n) {
 
 static int run_copy(cg_schedule *s, cg_sched_item *it) {
   cg_buffer *src = s->bufs[cg_schedule_slot(s, it->root->src[0])].buf, *dst = s->bufs[it->out].buf;
-  if (!dst->nbytes) return 0;
-  void *tmp = cg_xmalloc(dst->nbytes);
-  int rc = cg_device_get(src->dev)->copyout(tmp, src->ptr, dst->nbytes);
-  if (!rc) rc = cg_device_get(dst->dev)->copyin(dst->ptr, tmp, dst->nbytes);
-  free(tmp);
-  return rc;
+  return cg_buffer_copy(dst, src, dst->nbytes);
 }
 
 static void debug_summary(const cg_stats *before) {
@@ -314,12 +309,7 @@ int cg_realize_into(cg_tensor *t, cg_buffer *out) {
   uop *u = t->u;
   if (u->op == OP_BUFFER || u->realized) { /* already stored: a copy */
     cg_buffer *src = (u->op == OP_BUFFER ? u : u->realized)->ptr;
-    if (src == out || !out->nbytes) return 0;
-    void *tmp = cg_xmalloc(out->nbytes);
-    int rc = cg_device_get(src->dev)->copyout(tmp, src->ptr, out->nbytes);
-    if (!rc) rc = cg_device_get(out->dev)->copyin(out->ptr, tmp, out->nbytes);
-    free(tmp);
-    return rc;
+    return src == out ? 0 : cg_buffer_copy(out, src, out->nbytes);
   }
   return realize_nodes(&u, 1, NULL, out);
 }

@@ -31,6 +31,7 @@ static struct {
   CUresult (*mem_free)(CUdeviceptr);
   CUresult (*htod)(CUdeviceptr, const void *, size_t);
   CUresult (*dtoh)(void *, CUdeviceptr, size_t);
+  CUresult (*dtod)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*module_load)(CUmodule *, const void *);
   CUresult (*module_fn)(CUfunction *, CUmodule, const char *);
   CUresult (*module_unload)(CUmodule);
@@ -66,7 +67,7 @@ static int load_symbols(void *dl) {
     {&cu.device_attr, "cuDeviceGetAttribute"}, {&cu.device_name, "cuDeviceGetName"},
     {&cu.ctx_retain, "cuDevicePrimaryCtxRetain"}, {&cu.ctx_set, "cuCtxSetCurrent"},
     {&cu.ctx_sync, "cuCtxSynchronize"}, {&cu.mem_alloc, "cuMemAlloc_v2"}, {&cu.mem_free, "cuMemFree_v2"},
-    {&cu.htod, "cuMemcpyHtoD_v2"}, {&cu.dtoh, "cuMemcpyDtoH_v2"}, {&cu.module_load, "cuModuleLoadData"},
+    {&cu.htod, "cuMemcpyHtoD_v2"}, {&cu.dtoh, "cuMemcpyDtoH_v2"}, {&cu.dtod, "cuMemcpyDtoD_v2"}, {&cu.module_load, "cuModuleLoadData"},
     {&cu.module_fn, "cuModuleGetFunction"}, {&cu.module_unload, "cuModuleUnload"},
     {&cu.launch, "cuLaunchKernel"}, {&cu.error_string, "cuGetErrorString"},
     {&cu.event_create, "cuEventCreate"}, {&cu.event_record, "cuEventRecord"},
@@ -150,6 +151,11 @@ static int cuda_copyin(void *dst, const void *src, size_t n) {
 static int cuda_copyout(void *dst, const void *src, size_t n) {
   cu.ctx_set(gpu.ctx);
   return n ? check(cu.dtoh(dst, (CUdeviceptr)(uintptr_t)src, n), "copy from device (or an earlier kernel)") : 0;
+}
+
+static int cuda_copy(void *dst, const void *src, size_t n) {
+  cu.ctx_set(gpu.ctx);
+  return check(cu.dtod((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, n), "copy on device");
 }
 
 typedef struct { CUmodule mod; CUfunction fn; } cuda_kernel;
@@ -241,6 +247,7 @@ cg_device cg_device_cuda = {
   .free = cuda_free,
   .copyin = cuda_copyin,
   .copyout = cuda_copyout,
+  .copy = cuda_copy,
   .compile = cuda_compile,
   .launch = cuda_launch,
   .release = cuda_release,

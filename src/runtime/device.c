@@ -90,6 +90,17 @@ cg_buffer *cg_buffer_new(int dev, size_t nbytes) {
   return b;
 }
 
+int cg_buffer_copy(cg_buffer *dst, const cg_buffer *src, size_t n) {
+  cg_device *sd = cg_device_get(src->dev), *dd = cg_device_get(dst->dev);
+  if (!n) return 0;
+  if (src->dev == dst->dev && sd->copy) return sd->copy(dst->ptr, src->ptr, n);
+  void *tmp = cg_xmalloc(n);
+  int rc = sd->copyout(tmp, src->ptr, n);
+  if (!rc) rc = dd->copyin(dst->ptr, tmp, n);
+  free(tmp);
+  return rc;
+}
+
 void cg_buffer_ref(cg_buffer *b) { b->refcnt++; }
 
 void cg_buffer_unref(cg_buffer *b) {

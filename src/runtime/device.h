@@ -22,6 +22,7 @@ struct cg_device {
   void (*free)(void *p, size_t nbytes);
   int (*copyin)(void *dst, const void *src, size_t n);   /* host -> device */
   int (*copyout)(void *dst, const void *src, size_t n);  /* device -> host */
+  int (*copy)(void *dst, const void *src, size_t n);     /* within the device (NULL: via host) */
   /* Turn a program into something launchable; NULL with *err (malloc'd) on failure.
      Must be thread-safe: new kernels compile in parallel. `cached` is set when no compiler ran. */
   void *(*compile)(cg_program *p, char **err, int *cached);
@@ -38,6 +39,8 @@ cg_device *cg_device_get(int idx);
 int cg_device_default_index(void);
 
 cg_buffer *cg_buffer_new(int dev, size_t nbytes); /* NULL (and error) when out of memory */
+/* Copy n bytes between buffers of any devices (on one device without a trip through the host). */
+int cg_buffer_copy(cg_buffer *dst, const cg_buffer *src, size_t n);
 void cg_buffer_ref(cg_buffer *b);
 void cg_buffer_unref(cg_buffer *b);
 

@@ -31,6 +31,7 @@ static struct {
   cl_int (*release_mem)(cl_mem);
   cl_int (*write)(cl_command_queue, cl_mem, cl_uint, size_t, size_t, const void *, cl_uint, const void *, void *);
   cl_int (*read)(cl_command_queue, cl_mem, cl_uint, size_t, size_t, void *, cl_uint, const void *, void *);
+  cl_int (*copy)(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint, const void *, void *);
   cl_program (*program)(cl_context, cl_uint, const char **, const size_t *, cl_int *);
   cl_int (*build)(cl_program, cl_uint, const cl_device_id *, const char *, void *, void *);
   cl_int (*build_info)(cl_program, cl_device_id, cl_uint, size_t, void *, size_t *);
@@ -60,7 +61,7 @@ static int load_symbols(void *dl) {
     {&cl.platforms, "clGetPlatformIDs"}, {&cl.devices, "clGetDeviceIDs"}, {&cl.device_info, "clGetDeviceInfo"},
     {&cl.context, "clCreateContext"}, {&cl.queue, "clCreateCommandQueue"}, {&cl.buffer, "clCreateBuffer"},
     {&cl.release_mem, "clReleaseMemObject"}, {&cl.write, "clEnqueueWriteBuffer"},
-    {&cl.read, "clEnqueueReadBuffer"}, {&cl.program, "clCreateProgramWithSource"},
+    {&cl.read, "clEnqueueReadBuffer"}, {&cl.copy, "clEnqueueCopyBuffer"}, {&cl.program, "clCreateProgramWithSource"},
     {&cl.build, "clBuildProgram"}, {&cl.build_info, "clGetProgramBuildInfo"}, {&cl.kernel, "clCreateKernel"},
     {&cl.set_arg, "clSetKernelArg"}, {&cl.enqueue, "clEnqueueNDRangeKernel"}, {&cl.finish, "clFinish"},
     {&cl.release_kernel, "clReleaseKernel"}, {&cl.release_program, "clReleaseProgram"},
@@ -147,6 +148,10 @@ static int cl_copyin(void *dst, const void *src, size_t n) {
 
 static int cl_copyout(void *dst, const void *src, size_t n) {
   return n ? check(cl.read(ocl.q, (cl_mem)src, CL_TRUE, 0, n, dst, 0, NULL, NULL), "read from device") : 0;
+}
+
+static int cl_copy(void *dst, const void *src, size_t n) {
+  return check(cl.copy(ocl.q, (cl_mem)src, dst, 0, 0, n, 0, NULL, NULL), "copy on device");
 }
 
 typedef struct { cl_program prog; cl_kernel k; pthread_mutex_t mu; } cl_kernel_handle;
@@ -236,6 +241,7 @@ cg_device cg_device_cl = {
   .free = cl_free,
   .copyin = cl_copyin,
   .copyout = cl_copyout,
+  .copy = cl_copy,
   .compile = cl_compile,
   .launch = cl_launch,
   .release = cl_release,
