@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cgrad.h"
+#include "quantize.h"
 #include "train.h"
 
 static int cmd_info(void) {
@@ -83,6 +84,7 @@ static void usage(FILE *f) {
              "  info      devices, compiler, cache dir, threads\n"
              "  train fashion-mnist [--epochs N] [--batch B] [--lr X] [--device D] [--save F] [--resume F]\n"
              "  gguf-info FILE   a GGUF file's version, metadata and tensors (ggml dims order)\n"
+             "  quantize IN.gguf OUT.gguf TYPE   weights to Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K (F16 BF16 F32)\n"
              "  help      this text\n");
 }
 
@@ -94,6 +96,7 @@ int main(int argc, char **argv) {
   int rc;
   if (!strcmp(argv[1], "info")) rc = cmd_info();
   else if (!strcmp(argv[1], "gguf-info")) rc = cmd_gguf_info(argc - 2, argv + 2);
+  else if (!strcmp(argv[1], "quantize")) rc = cmd_quantize(argc - 2, argv + 2);
   else if (!strcmp(argv[1], "train")) rc = cmd_train(argc - 2, argv + 2);
   else {
     fprintf(stderr, "cgrad: unknown command '%s'\n", argv[1]);
