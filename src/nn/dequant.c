@@ -54,8 +54,11 @@ cg_tensor *dq_bf16(cg_tensor *b) { return cg_bitcast(cg_shl(word16(b, 0), k(16))
 
 /* 32 4-bit values: byte j holds element j (low nibble) and element j + 16 (high nibble) */
 static cg_tensor *nibbles32(cg_tensor *b, int64_t off) { return flat(unpack(field(b, off, 16), 2, 4, 15), 32); }
-/* 32 high bits from a little-endian uint32: bit i belongs to element i */
-static cg_tensor *bits32(cg_tensor *b, int64_t off) { return flat(unpack(field(b, off, 4), 8, 1, 1), 32); }
+/* 32 high bits from a little-endian uint32: bit i belongs to element i, so the bit lanes go
+   inside each byte (a transpose of unpack's lane-major order) */
+static cg_tensor *bits32(cg_tensor *b, int64_t off) {
+  return flat(cg_transpose(unpack(field(b, off, 4), 8, 1, 1), 1, 2), 32);
+}
 
 cg_tensor *dq_q4_0(cg_tensor *b) { return cg_mul(half_at(b, 0), f32(cg_sub(nibbles32(b, 2), k(8)))); }
 cg_tensor *dq_q4_1(cg_tensor *b) { return cg_add(cg_mul(half_at(b, 0), f32(nibbles32(b, 4))), half_at(b, 2)); }
