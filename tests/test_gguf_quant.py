@@ -188,6 +188,26 @@ def test_quantize_file(rng, tmp, cgrad_bin):
                 exact = ", bytes == gguf.quants.quantize" if np.array_equal(np.asarray(t.data).reshape(-1), gguf.quants.quantize(x, t.tensor_type).reshape(-1)) else ", BYTES DIFFER"
             check(ok_type and rel <= TOL[t.tensor_type] and "DIFFER" not in exact,
                   f"{name}: {t.name} as {t.tensor_type.name} (want {want[t.name].name}), relative error {rel:.4f}{exact}")
+    # already-quantized input: the Q8_0 file requantized (dequantized by cgrad first)
+    for name in ["Q4_K", "Q4_0"]:
+        src8, dst = os.path.join(tmp, "out-Q8_0.gguf"), os.path.join(tmp, f"requant-{name}.gguf")
+        r = subprocess.run([cgrad_bin, "quantize", src8, dst, name], capture_output=True, text=True)
+        rd = gguf.GGUFReader(dst) if r.returncode == 0 else None
+        t = rd and {t.name: t for t in rd.tensors}["blk.0.attn_q.weight"]
+        if not t:
+            check(False, f"cgrad quantize Q8_0 file -> {name}: exit {r.returncode} {r.stderr.strip()}")
+            continue
+        x = data[t.name]
+        y = gguf.quants.dequantize(t.data, t.tensor_type).reshape(x.shape)
+        rel = float(np.sqrt(((y - x) ** 2).sum() / (x ** 2).sum()))
+        src_rd = {t.name: t for t in gguf.GGUFReader(src8).tensors}[t.name]
+        exact = ""
+        if name == "Q4_0":   # same bytes as the package quantizing the Q8_0 values
+            x8 = gguf.quants.dequantize(src_rd.data, Q.Q8_0)
+            exact = ", bytes == gguf.quants.quantize(dequantized Q8_0)" if np.array_equal(
+                np.asarray(t.data).reshape(-1), gguf.quants.quantize(x8, Q.Q4_0).reshape(-1)) else ", BYTES DIFFER"
+        check(t.tensor_type == Q[name] and rel <= TOL[Q[name]] and "DIFFER" not in exact,
+              f"Q8_0 file requantized to {name}: relative error {rel:.4f} to the original{exact}")
 
 
 def test_writer(lib, tmp):
