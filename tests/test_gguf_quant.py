@@ -210,6 +210,29 @@ def test_quantize_file(rng, tmp, cgrad_bin):
               f"Q8_0 file requantized to {name}: relative error {rel:.4f} to the original{exact}")
 
 
+def test_quantize_real_file(tmp, cgrad_bin):
+    """llama.cpp's tiny F16 llama (rows of 8 and 32): 32000-string vocab copied, fallbacks applied"""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/testdata/llm/llama-2-tiny-random.gguf")
+    if not os.path.exists(src):
+        print("SKIP real file: ../shared/testdata/llm/llama-2-tiny-random.gguf is absent")
+        return
+    dst = os.path.join(tmp, "tiny-q4k.gguf")
+    r = subprocess.run([cgrad_bin, "quantize", src, dst, "Q4_K"], capture_output=True, text=True)
+    check(r.returncode == 0, f"cgrad quantize llama-2-tiny-random.gguf Q4_K: exit {r.returncode} {r.stderr.strip()}")
+    if r.returncode:
+        return
+    a, b = gguf.GGUFReader(src), gguf.GGUFReader(dst)
+    fa, fb = fields(a), fields(b)
+    check([k for k in fa if fa[k] != fb.get(k)] == ["general.file_type"] and fb["general.file_type"][1] == 14,
+          "real file: every metadata key copied (vocab of 32000), general.file_type 14")
+    ok = True
+    for x, y in zip(a.tensors, b.tensors):
+        want = Q.Q5_0 if x.shape[0] == 32 and len(x.shape) == 2 else x.tensor_type  # rows of 8: F16 kept
+        ok &= x.name == y.name and y.tensor_type == want
+        ok &= y.tensor_type != x.tensor_type or np.array_equal(np.asarray(x.data), np.asarray(y.data))
+    check(ok, "real file: rows of 8 stay F16 (copied), rows of 32 fall back to Q5_0, norms stay F32")
+
+
 def test_writer(lib, tmp):
     path = os.path.join(tmp, "writer.gguf").encode()
     w = lib.cg_gguf_writer_new()
@@ -280,6 +303,7 @@ def main():
         test_quantize(lib, rng)
         test_writer(lib, tmp)
         test_quantize_file(rng, tmp, cgrad_bin)
+        test_quantize_real_file(tmp, cgrad_bin)
     print(f"{len(failures)} failures" if failures else "all passed")
     sys.exit(1 if failures else 0)
 
