@@ -9,7 +9,10 @@ export CGRAD_LIB := $(CURDIR)/$(BUILD)/libcgrad.so
 NVRTC_CHECK := $(shell (ldconfig -p | grep -q libnvrtc.so || ls /usr/local/cuda/lib64/libnvrtc.so* >/dev/null 2>&1) && echo NVRTC_CHECK=sm_90)
 CL_OK := ./$(BUILD)/cgrad info | grep -q '^  CL  *available'
 
-.PHONY: all deps build demo demo-fusion test test-c test-asan test-py test-full bench clean
+FUZZ_SECONDS ?= 60
+VENV_PY := $(CURDIR)/.venv/bin/python
+
+.PHONY: all deps build demo demo-fusion test test-c test-asan test-py test-full fuzz bench clean
 
 all: build
 
@@ -46,13 +49,23 @@ test-py: build
 	else echo "SKIP DEV=CL tests: no OpenCL device (install pocl-opencl-icd)"; fi
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_api_names.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_train_resume.py
+	@if [ -x $(VENV_PY) ]; then CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(VENV_PY) tests/test_gguf_quant.py; \
+	 else echo "SKIP tests/test_gguf_quant.py: no .venv (scripts/deps.sh makes it when PyPI is reachable)"; fi
 
 test: test-c test-py test-asan
 
-test-full: test
+test-full: test fuzz
 	DEV=CL CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_torch.py
 	CGRAD_FULL=1 CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_numpy.py
 	CGRAD_FULL=1 CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_train_resume.py
+
+# libFuzzer on the GGUF reader for FUZZ_SECONDS (the mutated-file corpus test stays in `make test`).
+fuzz: deps
+	@command -v clang >/dev/null || { echo "SKIP fuzz: clang not installed"; exit 0; }; \
+	 mkdir -p $(BUILD)/fuzz-corpus && cp tests/fuzz_corpus_gguf/* $(BUILD)/fuzz-corpus/ && \
+	 clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	   tests/fuzz_gguf.c $(wildcard src/*/*.c) -lm -ldl -lpthread -o $(abspath $(BUILD))/fuzz_gguf && \
+	 $(abspath $(BUILD))/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 $(BUILD)/fuzz-corpus
 
 bench: build
 	@$(PY) bench/bench_core.py ./$(BUILD)

@@ -555,6 +555,52 @@ int32_t cg_tokenizer_bos(const cg_tokenizer *t);          /* BOS ([CLS] for bert
 int32_t cg_tokenizer_eos(const cg_tokenizer *t);          /* EOS id, or -1 */
 const char *cg_tokenizer_token_text(const cg_tokenizer *t, int32_t id); /* as stored; NULL if out of range */
 
+/* ---- quantized weights (ggml block formats) ----------------------------------------------------- */
+/* ggml tensor type ids, as stored in GGUF files */
+enum { CG_GGML_F32 = 0, CG_GGML_F16 = 1, CG_GGML_Q4_0 = 2, CG_GGML_Q4_1 = 3, CG_GGML_Q5_0 = 6,
+       CG_GGML_Q5_1 = 7, CG_GGML_Q8_0 = 8, CG_GGML_Q8_1 = 9, CG_GGML_Q2_K = 10, CG_GGML_Q3_K = 11,
+       CG_GGML_Q4_K = 12, CG_GGML_Q5_K = 13, CG_GGML_Q6_K = 14, CG_GGML_Q8_K = 15, CG_GGML_BF16 = 30 };
+int cg_ggml_type_from_name(const char *name);      /* "Q4_K" -> 12 (case-insensitive), or -1 */
+int cg_ggml_block_size(int ggml_type);             /* elements per block (32, 256, 1...), or -1 */
+/* Bytes of n elements of ggml_type (n a multiple of the block size), or -1 with an error. */
+int64_t cg_ggml_row_size(int ggml_type, int64_t n);
+/* Lazy float32 tensor of `shape` from raw ggml blocks in `bytes` (a uint8 tensor of exactly
+   cg_ggml_row_size(type, numel) elements; the last dim a multiple of the block size). Written
+   with tensor ops, so it fuses into its consumer: x @ dequant(W) is one kernel. Supported:
+   F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K. */
+cg_tensor *cg_dequantize(cg_tensor *bytes, int ggml_type, cg_shape shape);
+/* A GGUF tensor as a lazy float32 tensor (shape: ggml dims reversed). Its bytes are copied once
+   from the map into a device buffer as they are (quantized); the dequantization is lazy. */
+cg_tensor *cg_gguf_tensor(const cg_gguf *f, const char *name);
+/* Quantize nrows rows of row_len floats into dst (dst_size >= nrows * row size) with ggml's
+   reference (non-imatrix) algorithm. Types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K. */
+int cg_quantize_rows(int ggml_type, const float *src, int64_t nrows, int64_t row_len, void *dst, size_t dst_size);
+
+/* ---- GGUF writer ------------------------------------------------------------------------------ */
+/* Build a GGUF v3 file in memory, then save it atomically (temporary file + rename: an error
+   leaves any existing file untouched). Value types are the reader's (0 uint8 ... 12 float64).
+     cg_gguf_writer *w = cg_gguf_writer_new();
+     cg_gguf_writer_string(w, "general.name", "tiny");
+     cg_gguf_writer_array(w, "ids", 5, 2); cg_gguf_writer_scalar(w, NULL, 5, &a); ...(2 elems)
+     cg_gguf_writer_tensor(w, "w", CG_GGML_Q8_0, 2, (int64_t[]){64, 4}, bytes, nbytes);
+     cg_gguf_writer_save(w, "out.gguf"); cg_gguf_writer_free(w);
+   Inside an open array, values are written with key NULL; an array of arrays takes each inner
+   array by cg_gguf_writer_array(w, NULL, etype, n). Errors (-1) say which key is wrong. */
+typedef struct cg_gguf_writer cg_gguf_writer;
+cg_gguf_writer *cg_gguf_writer_new(void);
+void cg_gguf_writer_free(cg_gguf_writer *w);
+/* A number or bool of value type `type`; `value` points to that C type (uint8_t ... double). */
+int cg_gguf_writer_scalar(cg_gguf_writer *w, const char *key, int type, const void *value);
+int cg_gguf_writer_string(cg_gguf_writer *w, const char *key, const char *s);
+int cg_gguf_writer_array(cg_gguf_writer *w, const char *key, int elem_type, uint64_t count); /* then count values */
+/* Copy metadata pair i of f (any type, nested arrays too) unless the writer already has its key. */
+int cg_gguf_writer_copy_kv(cg_gguf_writer *w, const cg_gguf *f, int64_t i);
+/* A tensor: dims in ggml order (innermost first); data (nbytes = cg_ggml_row_size of the whole)
+   is copied. general.alignment (a uint32 power of two written before save) sets the padding. */
+int cg_gguf_writer_tensor(cg_gguf_writer *w, const char *name, int ggml_type, int ndim, const int64_t *dims,
+                          const void *data, size_t nbytes);
+int cg_gguf_writer_save(cg_gguf_writer *w, const char *path);
+
 /* ---- data sets ------------------------------------------------------------------------------------ */
 typedef struct cg_dataset cg_dataset;
 /* (Fashion-)MNIST IDX image and label files, gzip-compressed or raw; NULL with an error. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgrad.h"
+#include "quantize.h"
 #include "train.h"
 
 static int cmd_info(void) {
@@ -149,6 +150,7 @@ static void usage(FILE *f) {
              "  gguf-info FILE   a GGUF file's version, metadata and tensors (ggml dims order)\n"
              "  tokenize [--no-special] [--parse-special] [--decode] MODEL.gguf TEXT|-\n"
              "            token ids of TEXT (or stdin), space-separated; --decode prints the text back\n"
+             "  quantize IN.gguf OUT.gguf TYPE   weights to Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q6_K (F16 BF16 F32)\n"
              "  help      this text\n");
 }
 
@@ -158,7 +160,8 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   static const struct { const char *name; int (*run)(int, char **); } cmds[] = {
-    {"info", cmd_info_args}, {"gguf-info", cmd_gguf_info}, {"train", cmd_train}, {"tokenize", cmd_tokenize}};
+    {"info", cmd_info_args}, {"gguf-info", cmd_gguf_info}, {"train", cmd_train}, {"tokenize", cmd_tokenize},
+    {"quantize", cmd_quantize}};
   int rc = 0, found = 0;
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds && !found; i++)
     if ((found = !strcmp(argv[1], cmds[i].name))) rc = cmds[i].run(argc - 2, argv + 2);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cgrad.h"
+#include "ggml_types.h"
+#include "gguf_internal.h"
 #include "mapped_file.h"
 
 enum { T_U8, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STR, T_ARR, T_U64, T_I64, T_F64, T_COUNT };
@@ -24,6 +26,7 @@ typedef struct {
   const unsigned char *raw; /* scalar value or first array element, in the map */
   uint64_t str;            /* arena offset of a string value */
   uint64_t *strs;          /* arena offsets of a string array's elements */
+  uint64_t vstart, vend;   /* the value's bytes in the map (for copying it to a writer) */
 } gkv;
 
 typedef struct {
@@ -56,22 +59,9 @@ static const int scalar_size[T_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 static const char *value_names[T_COUNT] = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
                                            "bool", "string", "array", "uint64", "int64", "float64"};
 
-static const struct { int type; const char *name; int blck, bytes; } ggml_types[] = {
-  {0, "F32", 1, 4}, {1, "F16", 1, 2}, {2, "Q4_0", 32, 18}, {3, "Q4_1", 32, 20}, {6, "Q5_0", 32, 22},
-  {7, "Q5_1", 32, 24}, {8, "Q8_0", 32, 34}, {9, "Q8_1", 32, 36}, {10, "Q2_K", 256, 84},
-  {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176}, {14, "Q6_K", 256, 210},
-  {15, "Q8_K", 256, 292}, {30, "BF16", 1, 2}};
-#define N_GGML ((int)(sizeof ggml_types / sizeof *ggml_types))
-
-static int ggml_index(int type) {
-  for (int i = 0; i < N_GGML; i++)
-    if (ggml_types[i].type == type) return i;
-  return -1;
-}
-
 const char *cg_gguf_ggml_type_name(int type) {
-  int i = ggml_index(type);
-  return i < 0 ? "?" : ggml_types[i].name;
+  const ggml_type_info *t = ggml_type_find(type);
+  return t ? t->name : "?";
 }
 
 const char *cg_gguf_value_type_name(int type) { return type >= 0 && type < T_COUNT ? value_names[type] : "?"; }
@@ -221,14 +211,14 @@ static int parse_tensor(rd *r, gtensor *t) {
     t->dims[d] = (int64_t)v;
   }
   if (rd_u32(r, &type, NAME) || rd_u64(r, &t->offset, NAME)) return -1;
-  int gi = ggml_index((int)type);
-  if (gi < 0) return bad(f, "unknown ggml tensor type", NAME);
+  const ggml_type_info *gt = ggml_type_find((int)type);
+  if (!gt) return bad(f, "unknown ggml tensor type", NAME);
   t->type = (int)type;
-  if ((uint64_t)t->dims[0] % (uint64_t)ggml_types[gi].blck)
+  if ((uint64_t)t->dims[0] % (uint64_t)gt->blck)
     return bad(f, "first dimension not a multiple of the type's block size", NAME);
-  uint64_t blocks = numel / (uint64_t)ggml_types[gi].blck;
-  if (blocks > UINT64_MAX / (uint64_t)ggml_types[gi].bytes) return bad(f, "tensor too large", NAME);
-  t->nbytes = blocks * (uint64_t)ggml_types[gi].bytes;
+  uint64_t blocks = numel / (uint64_t)gt->blck;
+  if (blocks > UINT64_MAX / (uint64_t)gt->bytes) return bad(f, "tensor too large", NAME);
+  t->nbytes = blocks * (uint64_t)gt->bytes;
 #undef NAME
   return 0;
 }
@@ -260,7 +250,9 @@ static int parse(cg_gguf *f) {
     f->nkv = i + 1;
     if (rd_u32(&r, &type, f->arena + kv->key)) return -1;
     kv->type = (int)type;
+    kv->vstart = r.pos;
     if (rd_value(&r, (int)type, 0, kv, f->arena + kv->key)) return -1;
+    kv->vend = r.pos;
   }
   if (!(f->kv_sorted = sorted_index(f, f->nkv, 1))) return -1;
   f->alignment = 32;
@@ -505,4 +497,14 @@ cg_tensor *cg_gguf_get_f32(const cg_gguf *f, const char *name) {
   cg_shape s = {t->ndim, {0}, {0}};
   for (int d = 0; d < t->ndim; d++) s.d[d] = t->dims[t->ndim - 1 - d]; /* ggml is innermost-first */
   return cg_from_data(f->data + t->offset, dt, s, NULL);
+}
+
+int gguf_kv_raw(const cg_gguf *f, int64_t i, const char **key, int *type, const unsigned char **value, uint64_t *n) {
+  if (!f || i < 0 || (uint64_t)i >= f->nkv) {
+    cg_set_error("gguf: metadata index %lld out of range", (long long)i);
+    return -1;
+  }
+  const gkv *kv = &f->kvs[i];
+  *key = f->arena + kv->key, *type = kv->type, *value = f->map + kv->vstart, *n = kv->vend - kv->vstart;
+  return 0;
 }
