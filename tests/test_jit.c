@@ -108,6 +108,7 @@ static void test_jit_replay_builds_and_compiles_nothing(void) {
       CHECK_EQ_INT(st.kernels_compiled + st.kernels_cached, 0);
       CHECK_EQ_INT(st.schedules, 0);
       CHECK_EQ_INT(st.kernels_run, cg_jit_kernels(jit));
+      CHECK_EQ_INT(cg_jit_copies(jit), 0); /* Adam writes m, v and w in place */
       CHECK_EQ_INT(uop_global_live(), live + 1); /* the output's buffer node, nothing else */
     }
     cg_scope_pop();
