@@ -35,6 +35,7 @@ test-py: build
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_optim_torch.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_api.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_nn.py
+	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_jit.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_torch.py
 	DEV=INTERP CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_torch.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_api_names.py

@@ -149,7 +149,7 @@ static int check_inputs(cg_jit *j, cg_tensor **in, int n) {
     sig_str(s, got, sizeof got);
     sig_str(j->in[i], want, sizeof want);
     cg_set_error("jit: input %d is %s, but the captured function takes %s (a jit replays fixed "
-                 "shapes and dtypes: use another jit, or a bound variable for a changing size)", i, got, want);
+                 "input shapes and types: use another jit, or a bound variable for a changing size)", i, got, want);
     return -1;
   }
   return 0;
