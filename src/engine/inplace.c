@@ -100,7 +100,8 @@ int cg_inplace_plan(cg_schedule *s, uop **targets, int n, cg_buffer **into, cg_i
 
 int cg_inplace_finish(cg_schedule *s, cg_inplace *pl, int run) {
   int rc = 0;
-  for (int c = 0; run && c < pl->ncopies && !rc; c++) rc = cg_buffer_copy(s->bufs[pl->copies[c].slot].buf, pl->copies[c].dst);
+  for (int c = 0; run && c < pl->ncopies && !rc; c++)
+    rc = cg_buffer_copy(s->bufs[pl->copies[c].slot].buf, pl->copies[c].dst);
   free(pl->copies);
   memset(pl, 0, sizeof *pl);
   return rc;

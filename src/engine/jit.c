@@ -230,7 +230,9 @@ static int capture(cg_jit *j, cg_tensor **in, int n, cg_tensor **out, int max_ou
   return nout;
 }
 
-static cg_buffer *resolve(const jit_arg *a, cg_tensor **in) { return a->input >= 0 ? stored_buf(in[a->input]) : a->buf; }
+static cg_buffer *resolve(const jit_arg *a, cg_tensor **in) {
+  return a->input >= 0 ? stored_buf(in[a->input]) : a->buf;
+}
 
 static int replay_entry(jit_entry *e, cg_tensor **in) {
   if (!e->prog) return cg_buffer_copy(resolve(&e->args[0], in), resolve(&e->args[1], in));
@@ -256,7 +258,8 @@ static int replay(cg_jit *j, cg_tensor **in, cg_tensor **out, int max_out) {
     cg_buffer *b = resolve(&j->outs[i], in);
     cg_buffer_ref(b);
     b->version++;
-    out[i] = tensor_wrap(tnode(OP_BUFFER, j->out[i].dtype, NULL, 0, (uop_arg){.ival = b->version, .ptr = b}, j->out[i].shape));
+    uop_arg arg = {.ival = b->version, .ptr = b};
+    out[i] = tensor_wrap(tnode(OP_BUFFER, j->out[i].dtype, NULL, 0, arg, j->out[i].shape));
     if (!out[i]) return -1;
   }
   if (cg_env_get()->debug >= 2)
