@@ -432,7 +432,8 @@ cg_jit *cg_jit_new(cg_jit_fn fn, void *userdata);
    first and must keep the shapes/dtypes/devices of call 1 (else -1 with an error). Returns the
    output count; outputs are realized (on replay: new tensors on the captured output buffers, which
    the next replay overwrites). State must be updated in place (cg_assign_lazy, the optimizers do);
-   values made from host data inside fn (cg_from_data, cg_item) are constants of the capture. */
+   values made from host data inside fn (cg_from_data, cg_item) are constants of the capture; a
+   capture that gives a requires_grad tensor a new buffer (cg_replace) fails with an error. */
 int cg_jit_call(cg_jit *j, cg_tensor **inputs, int n, cg_tensor **outputs, int max_out);
 int cg_jit_kernels(const cg_jit *j);                  /* kernel launches per replay (0 before capture) */
 int cg_jit_copies(const cg_jit *j);                   /* buffer copies per replay */

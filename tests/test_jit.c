@@ -221,6 +221,30 @@ static void test_jit_outputs_read_the_new_values(void) {
   cg_jit_free(jit);
 }
 
+/* an update by cg_replace gives the weight a new buffer: the capture must refuse it */
+static int replace_step(void *ud, cg_tensor **in, int n, cg_tensor **out, int max_out) {
+  cg_tensor *w = ud;
+  (void)n, (void)max_out;
+  cg_tensor *y = cg_sum(cg_mul(in[0], w), CG_ALL, 0);
+  if (cg_realize(y) != 0) return -1;
+  int was = cg_set_grad_enabled(0);
+  cg_tensor *nw = cg_add_s(w, 1);
+  int rc = cg_realize(nw) || cg_replace(w, nw);
+  cg_set_grad_enabled(was);
+  out[0] = y;
+  return rc ? -1 : 1;
+}
+
+static void test_jit_refuses_a_parameter_given_a_new_buffer(void) {
+  cg_tensor *w = cg_ones(CG_SHAPE(3), CG_F32), *x = cg_ones(CG_SHAPE(3), CG_F32), *out[1];
+  CHECK(cg_set_requires_grad(w, 1) == 0);
+  cg_jit *jit = cg_jit_new(replace_step, w);
+  CHECK(cg_jit_call(jit, &x, 1, out, 1) == 1);
+  CHECK(cg_jit_call(jit, &x, 1, out, 1) == -1);
+  CHECK(strstr(cg_last_error(), "in place") != NULL);
+  cg_jit_free(jit);
+}
+
 static void test_assign_lazy_in_place_and_through_a_copy(void) {
   float xs[4] = {1, 2, 3, 4};
   cg_tensor *x = cg_from_data(xs, CG_F32, CG_SHAPE(4), NULL);
@@ -255,6 +279,7 @@ int main(int argc, char **argv) {
     {"test_jit_memory_constant_over_many_replays", test_jit_memory_constant_over_many_replays},
     {"test_jit_variable_values_are_launch_arguments", test_jit_variable_values_are_launch_arguments},
     {"test_jit_outputs_read_the_new_values", test_jit_outputs_read_the_new_values},
+    {"test_jit_refuses_a_parameter_given_a_new_buffer", test_jit_refuses_a_parameter_given_a_new_buffer},
     {"test_assign_lazy_in_place_and_through_a_copy", test_assign_lazy_in_place_and_through_a_copy},
     {NULL, NULL},
   };

@@ -214,13 +214,51 @@ static int finish_capture(cg_jit *j, cg_tensor **out, int nout) {
   return 0;
 }
 
+/* Parameters (requires_grad tensors) must keep their buffers across a captured step: one given
+   a new buffer (cg_replace) or left unrealized would make every replay read stale weights. */
+typedef struct { cg_tensor *t; cg_buffer *buf; } param_snap;
+
+static int snapshot_params(param_snap **out) {
+  cg_tensor *const *ts;
+  int n = autograd_targets(&ts);
+  *out = cg_xcalloc(n ? n : 1, sizeof **out);
+  for (int i = 0; i < n; i++) (*out)[i] = (param_snap){ts[i], stored_buf(ts[i])};
+  return n;
+}
+
+static int uses_buffer(const cg_jit *j, const cg_buffer *b) {
+  for (int e = 0; e < j->nentries; e++)
+    for (int k = 0; k < j->entries[e].nargs; k++)
+      if (j->entries[e].args[k].buf == b) return 1;
+  return 0;
+}
+
+static int check_params(const cg_jit *j, const param_snap *snap, int n) {
+  cg_tensor *const *ts;
+  int now = autograd_targets(&ts);
+  for (int i = 0; i < n; i++) {
+    int alive = 0;
+    for (int k = 0; k < now && !alive; k++) alive = ts[k] == snap[i].t;
+    if (!alive || !snap[i].buf || stored_buf(snap[i].t) == snap[i].buf || !uses_buffer(j, snap[i].buf)) continue;
+    cg_set_error("jit: the function gave a %s parameter a new buffer (or left its update unrealized); "
+                 "update state in place (cg_assign_lazy, as the optimizers do) so a replay sees it",
+                 cg_dtype_name(snap[i].t->u->dtype));
+    return -1;
+  }
+  return 0;
+}
+
 static int capture(cg_jit *j, cg_tensor **in, int n, cg_tensor **out, int max_out) {
   cg_buffer **bufs = cg_xcalloc(n ? n : 1, sizeof *bufs);
   for (int i = 0; i < n; i++) bufs[i] = stored_buf(in[i]);
   j->capture_in = bufs;
+  param_snap *snap;
+  int nsnap = snapshot_params(&snap);
   capturing = j;
   int nout = call_fn(j, in, n, out, max_out);
   capturing = NULL;
+  if (nout >= 0 && check_params(j, snap, nsnap) != 0) nout = -1;
+  free(snap);
   if (nout >= 0 && finish_capture(j, out, nout) != 0) nout = -1;
   j->capture_in = NULL;
   free(bufs);

@@ -25,6 +25,7 @@ cg_tensor *tensor_wrap_owned(uop *u);                        /* not in any scope
 /* t now reads b's new contents through a fresh BUFFER node; a pending assignment is done. */
 void tensor_take_buffer(cg_tensor *t, cg_buffer *b);
 void autograd_forget(cg_tensor *t);                          /* t is being destroyed */
+int autograd_targets(cg_tensor *const **out);                /* the requires_grad registry */
 int grad_enabled(void);
 /* Build a tensor-graph node from tensors' nodes; the device comes from the sources. */
 uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);
