@@ -42,6 +42,7 @@ test-py: build
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_optim_torch.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_api.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_nn.py
+	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py PYTHONPATH=python $(PY) tests/test_python_jit.py
 	CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(NVRTC_CHECK) $(PY) tests/test_torch.py
 	DEV=INTERP CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_torch.py
 	@if $(CL_OK); then DEV=CL CACHEDIR=$(CURDIR)/$(BUILD)/test-cache-py $(PY) tests/test_torch.py --every 5; \

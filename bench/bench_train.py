@@ -1,24 +1,32 @@
 """Training throughput: the Fashion-MNIST CNN (forward + backward + Adam step, batch 256) in
-images/s, next to PyTorch running the same model with the same number of threads, measured in
-this run. Prints one JSON line. Usage: bench_train.py BUILD_DIR"""
-import json, os, subprocess, sys, time
+images/s, with the training step under the JIT (captured once, replayed) and without it (JIT=0:
+graph, schedule and kernel lookup every step), next to PyTorch running the same model with the
+same number of threads, measured in this run. Each cgrad figure is the median of REPEAT
+interleaved measurements (the machine is shared, so single timings are noisy). Prints one JSON
+line. Usage: bench_train.py BUILD_DIR"""
+import json, os, statistics, subprocess, sys, time
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 threads = int(os.environ.get("THREADS", os.cpu_count() or 1))
-BATCH, WARM, STEPS = 256, 5, 25
+BATCH, WARM, STEPS, REPEAT = 256, 5, 25, int(os.environ.get("REPEAT", "3"))
+
+def cgrad_run(steps, jit):
+    env = dict(os.environ, THREADS=str(threads), CACHEDIR=os.path.join(build, "bench-cache"), JIT=str(jit))
+    t0 = time.perf_counter()
+    out = subprocess.run([os.path.join(build, "cgrad"), "train", "fashion-mnist", "--batch", str(BATCH),
+                          "--max-steps", str(steps)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-300:])
+    return time.perf_counter() - t0
 
 def cgrad_images_per_s():
-    env = dict(os.environ, THREADS=str(threads), CACHEDIR=os.path.join(build, "bench-cache"))
-    def run(steps):
-        t0 = time.perf_counter()
-        out = subprocess.run([os.path.join(build, "cgrad"), "train", "fashion-mnist", "--batch", str(BATCH),
-                              "--max-steps", str(steps)], capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-300:])
-        return time.perf_counter() - t0
-    run(WARM)  # compile and cache every kernel
-    # the difference of two runs cancels start-up (loading data, building the model)
-    return (STEPS - WARM) * BATCH / (run(STEPS) - run(WARM))
+    """{jit: images/s}: the difference of two runs cancels start-up (data, model, capture)."""
+    cgrad_run(WARM, 1)  # compile and cache every kernel
+    rates = {1: [], 0: []}
+    for _ in range(REPEAT):
+        for jit in (1, 0):
+            rates[jit].append((STEPS - WARM) * BATCH / (cgrad_run(STEPS, jit) - cgrad_run(WARM, jit)))
+    return {jit: statistics.median(r) for jit, r in rates.items()}
 
 def torch_images_per_s():
     import torch, torch.nn as nn
@@ -46,6 +54,7 @@ if __name__ == "__main__":
         print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": None, "skipped": "no Fashion-MNIST"}))
         sys.exit(0)
     ours, ref = cgrad_images_per_s(), torch_images_per_s()
-    print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": round(ours, 1), "unit": "images/s",
-                      "ref_name": "pytorch_same_model", "ref_value": round(ref, 1), "ratio": round(ours / ref, 3),
-                      "threads": threads}))
+    print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": round(ours[1], 1), "unit": "images/s",
+                      "no_jit_value": round(ours[0], 1), "jit_speedup": round(ours[1] / ours[0], 3),
+                      "ref_name": "pytorch_same_model", "ref_value": round(ref, 1), "ratio": round(ours[1] / ref, 3),
+                      "threads": threads, "repeat": REPEAT}))

@@ -1,5 +1,5 @@
 """Train a small CNN on Fashion-MNIST with cgrad.nn: the Python version of train_fashion_mnist.c.
-One epoch, Adam, batch 128; prints the test accuracy last.
+One epoch, Adam, batch 128, the step under TinyJit; prints the test accuracy last.
 
     PYTHONPATH=python python3 examples/train_fashion_mnist.py [max_steps]
 """
@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from cgrad import Tensor, nn
+from cgrad import Tensor, TinyJit, nn
 from cgrad.nn.state import get_parameters
 
 DATA = "/usr/share/datasets/fashion-mnist/"
@@ -54,17 +54,23 @@ def main():
                for t in (bn.running_mean, bn.running_var, bn.num_batches_tracked)]
     opt = nn.optim.Adam(params, lr=2e-3)
     order = np.random.default_rng(0).permutation(len(x_train))
+
+    @TinyJit  # runs on steps 0 and 1; later steps replay the captured kernels
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = model(x).cross_entropy(y)
+        loss.backward()
+        # loss, gradients and batchnorm state in one schedule, then the (in-place) update
+        loss.realize(*buffers, *[p.grad for p in params])
+        opt.step()
+        return loss
+
     with Tensor.train():
         for step, s in enumerate(range(0, len(order) - BATCH + 1, BATCH)):
             if max_steps is not None and step >= max_steps:
                 break
             idx = order[s:s + BATCH]
-            opt.zero_grad()
-            loss = model(Tensor(x_train[idx])).cross_entropy(Tensor(y_train[idx]))
-            loss.backward()
-            # loss, gradients and batchnorm state in one schedule, then the update
-            loss.realize(*buffers, *[p.grad for p in params])
-            opt.step()
+            loss = train_step(Tensor(x_train[idx]), Tensor(y_train[idx]))
             if step % 50 == 0:
                 print(f"step {step} loss {loss.item():.4f}", flush=True)
     print(f"test accuracy: {accuracy(model, x_test, y_test):.4f}")

@@ -280,6 +280,10 @@ cg_tensor *cg_contiguous(cg_tensor *a);              /* force a buffer (a kernel
 int cg_assign(cg_tensor *dst, cg_tensor *src);
 /* dst[region] = src, region[i] = {begin, end} per dim (Python's x[a:b, c:d] = v). */
 int cg_assign_region(cg_tensor *dst, const int64_t (*region)[2], int n, cg_tensor *src);
+/* tinygrad's lazy assign: dst takes src's value (same shape, dtype, device) now, and the realize
+   that computes it writes it into dst's existing buffer, so state updated every step (weights,
+   optimizer moments, running statistics) stays in one buffer, as a JIT replay needs. */
+int cg_assign_lazy(cg_tensor *dst, cg_tensor *src);
 cg_tensor *cg_to(cg_tensor *a, const char *device);  /* copy to another device */
 
 /* ---- autograd (reverse mode; gradients are lazy tensors that fuse like any other) ------------ */
@@ -421,6 +425,24 @@ void cg_set_profiling(int on);
 void cg_reset_stats(void);                            /* zero the counters */
 /* Kernel count of the schedule that realizing ts would run, without running it (-1 on error). */
 int cg_count_kernels(cg_tensor **ts, int n);
+
+/* ---- JIT: capture a step's kernels once, replay them with new inputs ------------------------------- */
+/* A jitted function: reads inputs[0..n), writes up to max_out result tensors to outputs and returns
+   how many (or -1 with an error). On replay it is not called at all. */
+typedef int (*cg_jit_fn)(void *userdata, cg_tensor **inputs, int n, cg_tensor **outputs, int max_out);
+typedef struct cg_jit cg_jit;
+cg_jit *cg_jit_new(cg_jit_fn fn, void *userdata);
+/* Call 1 runs fn (warm-up), call 2 runs it while recording every kernel launch and copy, later calls
+   replay those with the new inputs' buffers: no graph, schedule or compile. Inputs are realized
+   first and must keep the shapes/dtypes/devices of call 1 (else -1 with an error). Returns the
+   output count; outputs are realized (on replay: new tensors on the captured output buffers, which
+   the next replay overwrites). State must be updated in place (cg_assign_lazy, the optimizers do);
+   values made from host data inside fn (cg_from_data, cg_item) are constants of the capture; a
+   capture that gives a requires_grad tensor a new buffer (cg_replace) fails with an error. */
+int cg_jit_call(cg_jit *j, cg_tensor **inputs, int n, cg_tensor **outputs, int max_out);
+int cg_jit_kernels(const cg_jit *j);                  /* kernel launches per replay (0 before capture) */
+int cg_jit_copies(const cg_jit *j);                   /* buffer copies per replay */
+void cg_jit_free(cg_jit *j);                          /* releases its programs and buffers */
 
 typedef struct {
   int debug, threads, noopt, beam;

@@ -13,7 +13,7 @@
 #define MAX_STATE 64
 
 typedef struct {
-  int epochs, batch, log_steps;
+  int epochs, batch, log_steps, jit;   /* jit: capture the step once and replay it (JIT=0: off) */
   int64_t max_steps;   /* stop after this global step (tests), 0 = run all epochs */
   double lr;
   const char *device, *save, *resume, *data;
@@ -28,6 +28,7 @@ typedef struct {
   cg_dataset *train, *test;
   int64_t *perm;
   int64_t epoch, step, global_step;   /* data position */
+  cg_jit *jit;                        /* the captured training step (NULL with JIT=0) */
 } trainer;
 
 static cg_module *make_model(void) {
@@ -139,6 +140,35 @@ static int load_checkpoint(trainer *t, const char *path) {
 }
 
 /* ---- one training step ---- */
+/* Forward, backward and Adam update of one batch: inputs x, y and the per-example weight (0 for
+   the wrapped-around tail of a short last batch, so every batch has one shape and one JIT serves
+   them all); outputs the mean loss and the weighted count of correct predictions. Under the JIT
+   this body runs twice (warm-up, capture) and is replayed afterwards. */
+static int step_fn(void *ud, cg_tensor **in, int nin, cg_tensor **out, int max_out) {
+  trainer *t = ud;
+  (void)nin, (void)max_out;
+  cg_tensor *x = in[0], *y = in[1], *weight = in[2];
+  cg_tensor *logits = cg_module_forward(t->model, x);
+  cg_tensor *losses = cg_cross_entropy(logits, y, CG_REDUCTION_NONE, 0);
+  cg_tensor *loss = cg_div(cg_sum(cg_mul(losses, weight), CG_ALL, 0), cg_sum(weight, CG_ALL, 0));
+  cg_tensor *correct = cg_sum(cg_mul(cg_cast(cg_eq(cg_argmax(logits, 1, 0), y), CG_F32), weight), CG_ALL, 0);
+  if (!loss || !correct || cg_backward(loss) != 0) return -1;
+  /* loss, gradients and batchnorm statistics in one schedule (the loss reads the weights before
+     the update overwrites them in place); then the optimizer's kernels */
+  cg_tensor *all[3 * MAX_STATE];
+  const char *names[2 * MAX_STATE];
+  char namebuf[4096];
+  int k = cg_module_state_dict(t->model, names, namebuf, sizeof namebuf, all, MAX_STATE);
+  for (int i = 0; i < t->nparams; i++) all[k++] = cg_grad(t->params[i]);
+  all[k++] = loss;
+  all[k++] = correct;
+  int rc = cg_realize_all(all, k);
+  if (!rc) rc = cg_optim_step(t->opt);
+  cg_optim_zero_grad(t->opt);
+  out[0] = loss, out[1] = correct;
+  return rc ? -1 : 2;
+}
+
 static int train_step(trainer *t, const options *o, int64_t steps_per_epoch, double *loss_out, double *acc_out) {
   int64_t n = cg_dataset_len(t->train), idx[4096];
   int valid = 0;
@@ -148,31 +178,15 @@ static int train_step(trainer *t, const options *o, int64_t steps_per_epoch, dou
     valid += k < n;
   }
   cg_scope_push();
-  cg_tensor *x, *y;
-  if (cg_dataset_batch(t->train, idx, o->batch, &x, &y)) { cg_scope_pop(); return -1; }
+  cg_tensor *in[3], *out[2];
+  if (cg_dataset_batch(t->train, idx, o->batch, &in[0], &in[1])) { cg_scope_pop(); return -1; }
   float w[4096];
   for (int i = 0; i < o->batch; i++) w[i] = i < valid ? 1.0f : 0.0f;
-  cg_tensor *weight = cg_from_data(w, CG_F32, CG_SHAPE(o->batch), NULL);
-  cg_tensor *logits = cg_module_forward(t->model, x);
-  cg_tensor *losses = cg_cross_entropy(logits, y, CG_REDUCTION_NONE, 0);
-  cg_tensor *loss = cg_mul_s(cg_sum(cg_mul(losses, weight), CG_ALL, 0), 1.0 / valid);
-  cg_tensor *correct = cg_sum(cg_mul(cg_cast(cg_eq(cg_argmax(logits, 1, 0), y), CG_F32), weight), CG_ALL, 0);
-  int rc = cg_backward(loss);
-  /* loss, gradients and batchnorm statistics in one schedule; then the optimizer's kernels */
-  cg_tensor *all[3 * MAX_STATE];
-  const char *names[2 * MAX_STATE];
-  char namebuf[4096];
-  int k = cg_module_state_dict(t->model, names, namebuf, sizeof namebuf, all, MAX_STATE);
-  for (int i = 0; i < t->nparams; i++) all[k++] = cg_grad(t->params[i]);
-  all[k++] = loss;
-  all[k++] = correct;
-  if (!rc) rc = cg_realize_all(all, k);
-  if (!rc) {
-    cg_optim_set_lr(t->opt, cg_lr_cosine(o->lr, t->global_step, steps_per_epoch * o->epochs, o->lr * 0.02));
-    rc = cg_optim_step(t->opt);
-  }
-  cg_optim_zero_grad(t->opt);
-  if (!rc) *loss_out = cg_item(loss), *acc_out = cg_item(correct) / valid;
+  in[2] = cg_from_data(w, CG_F32, CG_SHAPE(o->batch), NULL);
+  /* the learning rate is a buffer the captured kernels read: set it before the (replayed) step */
+  int rc = cg_optim_set_lr(t->opt, cg_lr_cosine(o->lr, t->global_step, steps_per_epoch * o->epochs, o->lr * 0.02));
+  if (!rc) rc = (t->jit ? cg_jit_call(t->jit, in, 3, out, 2) : step_fn(t, in, 3, out, 2)) == 2 ? 0 : -1;
+  if (!rc) *loss_out = cg_item(out[0]), *acc_out = cg_item(out[1]) / valid;
   cg_scope_pop();
   return rc;
 }
@@ -224,7 +238,8 @@ static void progress(int64_t step, int64_t total, int64_t epoch, int epochs, dou
 }
 
 static int parse(int argc, char **argv, options *o) {
-  *o = (options){.epochs = 2, .batch = 128, .lr = 3e-3, .seed = 42};
+  const char *jit = getenv("JIT");
+  *o = (options){.epochs = 2, .batch = 128, .lr = 3e-3, .seed = 42, .jit = !jit || atoi(jit) != 0};
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) { fprintf(stderr, "train: %s needs a value\n", a); return -1; }
@@ -273,6 +288,7 @@ int cmd_train(int argc, char **argv) {
   }
   int rc = t.opt ? 0 : -1;
   if (!rc && o.resume) rc = load_checkpoint(&t, o.resume);
+  if (!rc && o.jit) t.jit = cg_jit_new(step_fn, &t);
   int64_t n = cg_dataset_len(t.train), per_epoch = (n + o.batch - 1) / o.batch;
   t.perm = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
   cg_set_training(1);
@@ -294,6 +310,7 @@ int cmd_train(int argc, char **argv) {
   if (!rc && !o.max_steps) printf("test accuracy: %.4f\n", evaluate(&t));
   if (rc) fprintf(stderr, "train: %s\n", cg_last_error());
   free(t.perm);
+  cg_jit_free(t.jit);
   cg_optim_free(t.opt);
   cg_module_free(t.model);
   cg_dataset_free(t.train);

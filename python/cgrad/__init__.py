@@ -8,5 +8,6 @@ from .device import Device, GlobalCounters
 from .dtype import DType, dtypes
 from .tensor import Tensor
 from . import nn  # noqa: E402  (cgrad.nn, .nn.optim, .nn.state)
+from .engine.jit import TinyJit  # noqa: E402  (also cgrad.engine.jit.TinyJit, as tinygrad)
 
-__all__ = ["Tensor", "dtypes", "DType", "Device", "GlobalCounters", "nn"]
+__all__ = ["Tensor", "dtypes", "DType", "Device", "GlobalCounters", "nn", "TinyJit"]

@@ -95,7 +95,7 @@ PROTOS = {  # name: (restype, argtypes)
     "cg_squeeze": (_T, [_T, _I]), "cg_unsqueeze": (_T, [_T, _I]), "cg_repeat": (_T, [_T, _P64, _I]),
     "cg_roll": (_T, [_T, _I64, _I]), "cg_split": (_I, [_T, _P64, _I, _I, _TP]),
     "cg_chunk": (_I, [_T, _I, _I, _TP]), "cg_interpolate": (_T, [_T, _P64, _I, _I, _I]),
-    "cg_replace": (_I, [_T, _T]), "cg_one_hot": (_T, [_T, _I64]),
+    "cg_replace": (_I, [_T, _T]), "cg_one_hot": (_T, [_T, _I64]), "cg_assign_lazy": (_I, [_T, _T]),
     # nn
     "cg_conv": (_T, [_T, _T, _T, _I, _P64, _P64, _P64, _I]),
     "cg_conv_transpose": (_T, [_T, _T, _T, _I, _P64, _P64, _P64, _P64, _I]),
@@ -135,7 +135,14 @@ PROTOS = {  # name: (restype, argtypes)
     "cg_safetensors_get": (_T, [ctypes.c_void_p, _STR, _STR]),
     "cg_safetensors_close": (None, [ctypes.c_void_p]),
     "cg_safetensors_save": (_I, [_STR, ctypes.POINTER(_STR), _TP, _I, ctypes.POINTER(_STR), _I]),
+    # JIT (cg_jit *: a void pointer; the function is a JIT_FN callback)
+    "cg_jit_new": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_void_p]),
+    "cg_jit_call": (_I, [ctypes.c_void_p, _TP, _I, _TP, _I]),
+    "cg_jit_kernels": (_I, [ctypes.c_void_p]), "cg_jit_copies": (_I, [ctypes.c_void_p]),
+    "cg_jit_free": (None, [ctypes.c_void_p]),
 }
+# cg_jit_fn: int (*)(void *userdata, cg_tensor **inputs, int n, cg_tensor **outputs, int max_out)
+JIT_FN = ctypes.CFUNCTYPE(_I, ctypes.c_void_p, _TP, _I, _TP, _I)
 for _n in ("add", "sub", "mul", "div", "idiv", "mod", "pow", "maximum", "minimum", "lt", "gt", "le",
            "ge", "eq", "ne", "and", "or", "xor", "shl", "shr", "matmul", "fmod", "copysign",
            "logaddexp"):

@@ -11,6 +11,8 @@
 #include "../schedule/schedule.h"
 #include "../tensor/tensor.h"
 #include "../runtime/host_mem.h"
+#include "inplace.h"
+#include "jit.h"
 #include "kernel_cache.h"
 
 typedef struct {
@@ -177,8 +179,7 @@ static void debug_line(const cg_program *p, int dev, double sec, int n) {
 }
 
 static int run_copy(cg_schedule *s, cg_sched_item *it) {
-  cg_buffer *src = s->bufs[cg_schedule_slot(s, it->root->src[0])].buf, *dst = s->bufs[it->out].buf;
-  return cg_buffer_copy(dst, src, dst->nbytes);
+  return cg_copy_recorded(s->bufs[cg_schedule_slot(s, it->root->src[0])].buf, s->bufs[it->out].buf);
 }
 
 static void debug_summary(const cg_stats *before) {
@@ -205,9 +206,11 @@ static int run_all(cg_schedule *s, prepared *list) {
     cg_program *p = list[i].prog;
     if (!p) continue;
     void *bufs[64];
+    cg_buffer *args[64];
     int64_t vars[16];
-    bufs[0] = s->bufs[it->out].buf->ptr;
-    for (int k = 0; k < it->nins; k++) bufs[k + 1] = s->bufs[it->ins[k]].buf->ptr;
+    args[0] = s->bufs[it->out].buf;
+    for (int k = 0; k < it->nins; k++) args[k + 1] = s->bufs[it->ins[k]].buf;
+    for (int k = 0; k <= it->nins; k++) bufs[k] = args[k]->ptr;
     for (int k = 0; k < p->nvars; k++) vars[k] = ((cg_variable *)p->vars[k])->value;
     cg_device *dv = cg_device_get(list[i].dev);
     double t0 = cg_now();
@@ -217,6 +220,7 @@ static int run_all(cg_schedule *s, prepared *list) {
     if (timed_on_device() && dv->kernel_seconds && (dt = dv->kernel_seconds()) < 0) return -1;
     cg_stats_add_run(p, dt);
     debug_line(p, list[i].dev, dt, ++launches);
+    if (cg_jit_record_launch(list[i].dev, list[i].handle, p, args, it->nins + 1)) list[i].prog = NULL;
   }
   return 0;
 }
@@ -227,7 +231,7 @@ static uop *buffer_node(cg_sched_buf *b) {
   return n;
 }
 
-static void commit(cg_schedule *s, cg_tensor **ts, int n) {
+static void commit(cg_schedule *s, cg_tensor **ts, int n, cg_buffer **into) {
   for (int k = 0; k < s->nbufs; k++) {
     cg_sched_buf *b = &s->bufs[k];
     /* a value that depends on a variable is a snapshot: only its own tensor keeps it */
@@ -235,6 +239,10 @@ static void commit(cg_schedule *s, cg_tensor **ts, int n) {
     b->node->realized = buffer_node(b);
   }
   for (int i = 0; i < n; i++) {
+    if (into && into[i]) { /* assigned: the tensor now reads its own buffer's new contents */
+      if (ts[i]->into == into[i]) tensor_take_buffer(ts[i], into[i]);
+      continue;
+    }
     uop *u = ts[i]->u, *stored = u->op == OP_BUFFER ? u : u->realized;
     /* a value gradients flow through keeps its graph; its value is cached in u->realized */
     if (u->needs_grad && !ts[i]->requires_grad && stored) continue;
@@ -258,25 +266,24 @@ static void cleanup(cg_schedule *s, prepared *list) {
   cg_schedule_free(s);
 }
 
-/* Schedule, compile, allocate and run; `into` (optional) is the buffer the first target is
-   written to instead of a new one. Commits results to ts when given. */
-static int realize_nodes(uop **targets, int n, cg_tensor **ts, cg_buffer *into) {
+/* Schedule, compile, allocate and run; into[i] (optional) is the existing buffer target i's value
+   must end in (assignment). Commits results to ts when given. */
+static int realize_nodes(uop **targets, int n, cg_tensor **ts, cg_buffer **into) {
   cg_schedule s;
   cg_stats before = cg_get_stats();
   if (cg_schedule_build(&s, targets, n) != 0) return -1;
-  if (into) {
-    cg_sched_buf *b = &s.bufs[cg_schedule_slot(&s, targets[0])];
-    b->buf = into;
-    b->existing = 1; /* neither allocated nor released here */
-  }
   prepared *list = cg_xcalloc(s.nitems ? s.nitems : 1, sizeof *list);
+  cg_inplace plan = {0};
   int rc = 0;
   for (int i = 0; i < s.nitems && !rc; i++) rc = prepare_item(&s, &s.items[i], &list[i]);
+  if (!rc) rc = cg_inplace_plan(&s, targets, n, into, &plan);
   if (!rc) rc = compile_all(list, s.nitems);
   if (!rc) rc = allocate(&s);
   if (!rc && s.nitems) cg_stats_add_schedule();
   if (!rc) rc = run_all(&s, list);
-  if (!rc && ts) commit(&s, ts, n);
+  int copied = cg_inplace_finish(&s, &plan, !rc);
+  if (!rc) rc = copied;
+  if (!rc && ts) commit(&s, ts, n, into);
   if (!rc && s.nitems) debug_summary(&before);
   cleanup(&s, list);
   return rc;
@@ -299,19 +306,20 @@ static int collect_targets(cg_tensor **ts, int n, uop **targets) {
 
 int cg_realize_all(cg_tensor **ts, int n) {
   uop *targets[256];
+  cg_buffer *into[256];
   if (collect_targets(ts, n, targets)) return -1;
-  return realize_nodes(targets, n, ts, NULL);
+  int any = 0;
+  for (int i = 0; i < n; i++) any |= (into[i] = ts[i]->into) != NULL;
+  return realize_nodes(targets, n, ts, any ? into : NULL);
 }
 
 /* Compute t's value straight into buffer `out` (same size), leaving t as it is. */
 int cg_realize_into(cg_tensor *t, cg_buffer *out) {
   if (!t) return -1;
   uop *u = t->u;
-  if (u->op == OP_BUFFER || u->realized) { /* already stored: a copy */
-    cg_buffer *src = (u->op == OP_BUFFER ? u : u->realized)->ptr;
-    return src == out ? 0 : cg_buffer_copy(out, src, out->nbytes);
-  }
-  return realize_nodes(&u, 1, NULL, out);
+  if (u->op == OP_BUFFER || u->realized) /* already stored: a copy */
+    return cg_copy_recorded((u->op == OP_BUFFER ? u : u->realized)->ptr, out);
+  return realize_nodes(&u, 1, NULL, &out);
 }
 
 int cg_count_kernels(cg_tensor **ts, int n) {

@@ -213,11 +213,12 @@ static cg_tensor *fwd_batchnorm(cg_module *m, cg_tensor *x) {
   cg_tensor *mean = cg_mean(x, ax, 0), *d = cg_sub(x, per_channel(mean, nd));
   cg_tensor *var = cg_mean(cg_mul(d, d), ax, 0);
   int64_t n = cg_numel(x) / (cg_numel(mean) ? cg_numel(mean) : 1);
-  /* running statistics follow PyTorch: momentum average, unbiased variance */
+  /* running statistics follow PyTorch: momentum average, unbiased variance; assigned into their
+     own buffers when realized (stable state for a JIT replay) */
   int was = cg_set_grad_enabled(0);
   cg_tensor *dm = cg_detach(mean), *dv = cg_detach(var);
-  cg_replace(rm, cg_add(cg_mul_s(rm, 1 - m->momentum), cg_mul_s(dm, m->momentum)));
-  cg_replace(rv, cg_add(cg_mul_s(rv, 1 - m->momentum), cg_mul_s(dv, m->momentum * n / (n > 1 ? n - 1 : 1))));
+  cg_assign_lazy(rm, cg_add(cg_mul_s(rm, 1 - m->momentum), cg_mul_s(dm, m->momentum)));
+  cg_assign_lazy(rv, cg_add(cg_mul_s(rv, 1 - m->momentum), cg_mul_s(dv, m->momentum * n / (n > 1 ? n - 1 : 1))));
   cg_set_grad_enabled(was);
   return cg_batchnorm(x, get(m, "weight"), get(m, "bias"), mean, cg_rsqrt(cg_add_s(var, m->eps)));
 }

@@ -1,7 +1,7 @@
 /* Optimizers (tinygrad's and PyTorch's formulas). A step builds every new parameter and state
-   value lazily, realizes them in one schedule (so the update fuses into a few kernels per
-   parameter) and hands them to the parameter tensors. The learning rate and Adam's beta powers
-   live in device buffers, so changing them compiles nothing. */
+   value lazily and realizes them in one schedule (so the update fuses into a few kernels per
+   parameter), written into the tensors' own buffers (cg_assign_lazy). The learning rate and
+   Adam's beta powers live in device buffers, so changing them compiles nothing. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,8 +128,9 @@ int cg_optim_step(cg_optim *o) {
   for (int i = 0; i < o->n && !rc; i++) rc = update_one(o, i, b1_t, b2_t, dst, val, &k);
   for (int i = 0; i < k && !rc; i++)
     if (!val[i]) rc = -1;
-  if (!rc) rc = cg_realize_all(val, k);
-  for (int i = 0; i < k && !rc; i++) rc = cg_replace(dst[i], val[i]);
+  /* in place: parameters and state keep their buffers, so a JIT capture of a step replays */
+  for (int i = 0; i < k && !rc; i++) rc = cg_assign_lazy(dst[i], val[i]);
+  if (!rc) rc = cg_realize_all(dst, k);
   if (!rc) o->steps++;
   free(dst);
   free(val);
@@ -146,7 +147,7 @@ int cg_optim_set_lr(cg_optim *o, double lr) {
   if (!o) return -1;
   float f = (float)lr;
   cg_tensor *v = cg_from_data(&f, CG_F32, CG_SCALAR_SHAPE, NULL);
-  int rc = v ? cg_replace(o->lr, v) : -1; /* a fresh buffer: no kernel, nothing to compile */
+  int rc = v ? cg_assign(o->lr, v) : -1; /* a copy into the buffer kernels read: nothing to compile */
   cg_free(v);
   if (!rc) o->lr_value = lr;
   return rc;

@@ -22,6 +22,7 @@ static int assign_scoped(cg_tensor *dst, cg_tensor *src) {
     return -1;
   }
   if (cg_realize(dst) != 0) return -1;
+  if (src->u == dst->u) return 0; /* its own value: nothing to write */
   uop *stored = dst->u->op == OP_BUFFER ? dst->u : dst->u->realized;
   cg_buffer *b = stored->ptr;
   cg_tensor *v = cg_expand(cg_cast(src, dst->u->dtype), dst->u->shape);
@@ -33,13 +34,47 @@ static int assign_scoped(cg_tensor *dst, cg_tensor *src) {
   cg_ptrmap_free(&seen);
   if (hazard && (!(v = cg_contiguous(v)) || cg_realize(v) != 0)) return -1;
   if (cg_realize_into(v, b) != 0) return -1;
-  /* the new contents get a node of their own: cached results of the old ones stay valid */
+  tensor_take_buffer(dst, b);
+  return 0;
+}
+
+/* the new contents get a node of their own: cached results of the old ones stay valid */
+void tensor_take_buffer(cg_tensor *t, cg_buffer *b) {
   cg_buffer_ref(b);
   b->version++;
-  uop *fresh = tnode(OP_BUFFER, dst->u->dtype, NULL, 0, (uop_arg){.ival = b->version, .ptr = b}, dst->u->shape);
-  fresh->needs_grad = dst->requires_grad;
-  uop_unref(dst->u);
-  dst->u = fresh;
+  uop *fresh = tnode(OP_BUFFER, t->u->dtype, NULL, 0, (uop_arg){.ival = b->version, .ptr = b}, t->u->shape);
+  fresh->needs_grad = t->requires_grad;
+  uop_unref(t->u);
+  t->u = fresh;
+  if (t->into) cg_buffer_unref(t->into);
+  t->into = NULL;
+}
+
+/* tinygrad's lazy assign: dst takes src's value now, and the realize that computes it writes it
+   into dst's current buffer (the engine decides whether in place or through a copy). */
+int cg_assign_lazy(cg_tensor *dst, cg_tensor *src) {
+  if (!dst || !src) return -1;
+  if (!shape_eq(dst->u->shape, src->u->shape) || dst->u->dtype != src->u->dtype || dst->u->dev != src->u->dev) {
+    char a[128], b[128];
+    shape_str(dst->u->shape, a, sizeof a);
+    shape_str(src->u->shape, b, sizeof b);
+    cg_set_error("assign: %s %s on %s cannot take %s %s on %s", a, cg_dtype_name(dst->u->dtype),
+                 cg_device_get(dst->u->dev)->name, b, cg_dtype_name(src->u->dtype), cg_device_get(src->u->dev)->name);
+    return -1;
+  }
+  if (shape_has_var(dst->u->shape)) {
+    cg_set_error("assign: the target has a variable shape");
+    return -1;
+  }
+  if (src->u == dst->u) return 0; /* its own value: nothing to write */
+  uop *stored = dst->u->op == OP_BUFFER ? dst->u : dst->u->realized;
+  cg_buffer *b = dst->into ? dst->into : stored ? stored->ptr : NULL;
+  if (b) cg_buffer_ref(b);
+  if (cg_replace(dst, src) != 0) { /* clears a pending assignment */
+    if (b) cg_buffer_unref(b);
+    return -1;
+  }
+  dst->into = b; /* NULL for a dst that was never stored: a plain replace */
   return 0;
 }
 

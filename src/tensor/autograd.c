@@ -26,6 +26,11 @@ void autograd_forget(cg_tensor *t) {
   if (!ntargets) { free(targets); targets = NULL; cap_targets = 0; }
 }
 
+int autograd_targets(cg_tensor *const **out) {
+  *out = targets;
+  return ntargets;
+}
+
 int cg_requires_grad(const cg_tensor *t) { return t && (t->requires_grad || t->u->needs_grad); }
 
 int cg_set_requires_grad(cg_tensor *t, int on) {

@@ -24,6 +24,7 @@ void cg_scope_push(void) {
 static void tensor_destroy(cg_tensor *t) {
   if (t->requires_grad) autograd_forget(t);
   if (t->grad) tensor_destroy(t->grad);
+  if (t->into) cg_buffer_unref(t->into);
   uop_unref(t->u);
   free(t);
 }
@@ -59,6 +60,8 @@ int cg_replace(cg_tensor *dst, cg_tensor *src) {
     return -1;
   }
   uop *old = dst->u;
+  if (dst->into) cg_buffer_unref(dst->into); /* a new value replaces a pending assignment */
+  dst->into = NULL;
   dst->u = uop_ref(src->u);
   if (dst->requires_grad && dst->u->op == OP_BUFFER) dst->u->needs_grad = 1;
   uop_unref(old);

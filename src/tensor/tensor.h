@@ -2,6 +2,7 @@
 #ifndef CG_TENSOR_H
 #define CG_TENSOR_H
 #include "../ir/uop.h"
+#include "../runtime/device.h"
 #include "cgrad.h"
 
 struct cg_tensor {
@@ -9,6 +10,7 @@ struct cg_tensor {
   int scope;           /* depth of the owning scope; 0 = owned by the caller */
   int requires_grad;   /* a gradient target (cg_set_requires_grad) */
   cg_tensor *grad;     /* accumulated gradient, owned by this tensor */
+  cg_buffer *into;     /* pending cg_assign_lazy: the buffer the next realize writes (a ref) */
 };
 
 struct cg_variable {
@@ -20,7 +22,10 @@ struct cg_variable {
 /* Wrap a new node reference into a tensor registered in the current scope (NULL passes). */
 cg_tensor *tensor_wrap(uop *u);
 cg_tensor *tensor_wrap_owned(uop *u);                        /* not in any scope */
+/* t now reads b's new contents through a fresh BUFFER node; a pending assignment is done. */
+void tensor_take_buffer(cg_tensor *t, cg_buffer *b);
 void autograd_forget(cg_tensor *t);                          /* t is being destroyed */
+int autograd_targets(cg_tensor *const **out);                /* the requires_grad registry */
 int grad_enabled(void);
 /* Build a tensor-graph node from tensors' nodes; the device comes from the sources. */
 uop *tnode(int op, int dtype, uop *const *src, int n, uop_arg arg, cg_shape shape);

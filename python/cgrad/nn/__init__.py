@@ -12,7 +12,7 @@ does): realize them with the loss (e.g. `loss.realize(*bn_buffers)`) before the 
 """
 import math
 
-from .._lib import lib
+from .._lib import check_rc, lib
 from ..dtype import dtypes
 from ..tensor import Tensor
 
@@ -100,8 +100,8 @@ class BatchNorm:
         self.weight = Tensor.ones(sz, requires_grad=True) if affine else None
         self.bias = Tensor.zeros(sz, requires_grad=True) if affine else None
         if track_running_stats:
-            self.running_mean, self.running_var = Tensor.zeros(sz), Tensor.ones(sz)
-        self.num_batches_tracked = Tensor.zeros((), dtype=dtypes.int64)   # torch's (and new tinygrad's)
+            self.running_mean, self.running_var = Tensor.zeros(sz).realize(), Tensor.ones(sz).realize()
+        self.num_batches_tracked = Tensor.zeros((), dtype=dtypes.int64).realize()   # torch's (and new tinygrad's)
 
     def calc_stats(self, x):
         """(mean, biased variance) per channel: the running ones in eval, else the batch's."""
@@ -116,10 +116,12 @@ class BatchNorm:
             n = x.numel() // x.shape[1]
             with Tensor.test():                       # no gradient graph for the statistics
                 m, v = batch_mean.detach(), batch_var.detach()
-                self.running_mean.replace(self.running_mean * (1 - self.momentum) + m * self.momentum)
-                self.running_var.replace(self.running_var * (1 - self.momentum) +
-                                         v * (self.momentum * n / max(n - 1, 1)))
-                self.num_batches_tracked += 1
+                # written into their own buffers when realized (stable state for TinyJit)
+                rm = self.running_mean * (1 - self.momentum) + m * self.momentum
+                rv = self.running_var * (1 - self.momentum) + v * (self.momentum * n / max(n - 1, 1))
+                nb = self.num_batches_tracked + 1
+                for dst, val in ((self.running_mean, rm), (self.running_var, rv), (self.num_batches_tracked, nb)):
+                    check_rc(lib.cg_assign_lazy(dst._ptr, val._ptr))
         invstd = (batch_var + self.eps).rsqrt()
         return x.batchnorm(self.weight, self.bias, batch_mean, invstd)
 
