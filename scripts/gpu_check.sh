@@ -44,7 +44,8 @@ print('after OOM:', (a * 2).tolist(), Tensor.ones(1000).sum().item())" ;;
   pytests) run numpy 300 $PY tests/test_numpy.py
            run python_api 120 env PYTHONPATH=python $PY tests/test_python_api.py
            run python_nn 120 env PYTHONPATH=python $PY tests/test_python_nn.py
-           run optim 120 $PY tests/test_optim_torch.py ;;
+           run optim 120 $PY tests/test_optim_torch.py
+           run python_jit 120 env PYTHONPATH=python $PY tests/test_python_jit.py ;;
   train) run train 500 ./build/cgrad train fashion-mnist --device CUDA ;;
   bench) run bench 400 $PY bench/bench_gpu.py
          run bench_tf32 200 env ALLOW_TF32=1 $PY bench/bench_gpu.py --matmul-only ;;
