@@ -81,13 +81,13 @@ static block *open_loop(linearizer *L, block *parent, uop *range) {
 
 static void close_loop(block *b) { b->parent->nopen--; }
 
-/* Lanes of a reduce's accumulator: the size of its own UPCAST range (the last source: an
+/* Lanes of a reduce's accumulator: the size of its own UNROLL range (the last source: an
    unrolled reduce, folded at the end), or of the UPCAST output range it follows (one
    accumulator per output lane, read back lane by lane), else 1. */
 static int64_t reduce_lanes(const uop *u, const uop *lane_range) {
   const uop *last = u->src[u->nsrc - 1];
   if (lane_range) return lane_range->vmax + 1;
-  return u->nsrc > 1 && last->ival2 == RANGE_UPCAST ? last->vmax + 1 : 1;
+  return u->nsrc > 1 && last->ival2 == RANGE_UNROLL ? last->vmax + 1 : 1;
 }
 
 static uop *acc_of(uop_ctx *c, uop *u, const uop *lane_range) {

@@ -42,7 +42,7 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   cg_lowered *l = un->l;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
   uop *r1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
-  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UNROLL}, NULL);
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, r1, ek), lane);
   uop *src[10];
   src[0] = cg_simplify(c, substitute(c, u->src[0], r, idx));

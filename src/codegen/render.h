@@ -14,6 +14,8 @@ typedef struct cg_dialect {
   int math_f_suffix;         /* exp2f (C, CUDA) vs overloaded exp2 (OpenCL) */
   const char *nan, *inf;     /* float NaN and +inf expressions */
   const char *unroll;        /* pragma line for UPCAST loops */
+  /* float32 (and half, computed in float) EXP2/LOG2 spellings; NULL: prefix + exp2f/log2f */
+  const char *exp2_f32, *log2_f32;
   /* GPU only */
   const char *kernel_decl;   /* before the kernel name */
   const char *global_ptr, *restrict_kw;
