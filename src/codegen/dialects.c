@@ -61,6 +61,7 @@ const cg_dialect cg_dialect_c = {
   .nan = "__builtin_nan(\"\")", .inf = "__builtin_inf()",
   .unroll = "#pragma GCC unroll",
   .exp2_f32 = "cg_exp2f", .log2_f32 = "cg_log2f",
+  .tile_barrier = "__asm__ volatile(\"\");",
 };
 
 const cg_dialect cg_dialect_cuda = {

@@ -289,6 +289,16 @@ static void render_group_combine(renderer *R, int start, int end) {
 
 /* ---- loops ---- */
 
+/* a reduce loop whose body holds an UPCAST output loop: a register tile of accumulators */
+static int encloses_tile(const cg_program *p, int i) {
+  for (int k = i + 1; k < p->nins; k++) {
+    const cg_inst *in = &p->ins[k];
+    if (in->op == OP_ENDRANGE && in->src[0] == i) return 0;
+    if (in->op == OP_RANGE && in->ival2 == RANGE_UPCAST) return 1;
+  }
+  return 0;
+}
+
 static void render_range(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
@@ -324,6 +334,10 @@ static void render_range(renderer *R, int i) {
   }
   R->red_depth += in->ival2 == RANGE_REDUCE;
   R->depth++;
+  if (R->d->tile_barrier && in->ival2 == RANGE_REDUCE && encloses_tile(p, i)) {
+    indent(R);
+    cg_sbuf_printf(R->b, "%s\n", R->d->tile_barrier);
+  }
 }
 
 static void render_endrange(renderer *R, int i) {
