@@ -163,8 +163,33 @@ static int is_matmul_shaped(cg_lowered *l, uop *gi, uop *gj) {
   return ok;
 }
 
+/* trip count of the first reduce found (a matmul's K), 0 if none */
+static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_REDUCE) {
+    int64_t len = 1;
+    for (int i = 1; i < u->nsrc; i++) len *= u->src[i]->vmax + 1;
+    return len;
+  }
+  for (int i = 0; i < u->nsrc; i++) {
+    int64_t len = reduce_length(u->src[i], seen);
+    if (len) return len;
+  }
+  return 0;
+}
+
+/* column panels per block: as many as fit BLOCK_BYTES of L2 together (K x TN floats each),
+   a power of two that divides the panel count */
+enum { BLOCK_BYTES = 256 << 10 };
+static int64_t panels_per_block(int64_t k, int64_t panels) {
+  int64_t jb = 1;
+  while (jb * 2 * k * TILE_N * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0) jb *= 2;
+  return jb;
+}
+
 static int upcast_matmul(cg_lowered *l) {
-  if (l->nglobal < 2 || l->nglobal >= CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
+  if (l->nglobal < 2 || l->nglobal + 2 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
   int di = l->nglobal - 2, dj = l->nglobal - 1;
   uop *gi = l->global_range[di], *gj = l->global_range[dj];
   int64_t m = gi->vmax + 1, n = gj->vmax + 1;
@@ -181,12 +206,25 @@ static int upcast_matmul(cg_lowered *l) {
   uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), uop_alu(c, OP_IDIV, CG_I64, lane, tn));
   uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uop_alu(c, OP_MOD, CG_I64, lane, tn));
   l->sink = cg_simplify(c, substitute(c, substitute(c, l->sink, gi, row), gj, col));
-  /* column tiles outside row tiles: one B panel (K x TN) is reused by every row tile while it
-     is in cache, and A's rows stream through */
-  l->global_range[di] = gj1;
-  l->global_size[di] = n / TILE_N;
+  /* column tiles outside row tiles: a block of B panels (K x TN each) is reused by every row
+     tile while it is in cache, and A's rows stream through, each row tile's K x TM slice
+     read once per panel of the block while it is still in L1 */
+  cg_ptrmap seen = {0};
+  int64_t jb = panels_per_block(reduce_length(l->sink, &seen), n / TILE_N);
+  cg_ptrmap_free(&seen);
+  uop *ej = uop_const_int(c, CG_I64, jb), *eb = uop_const_int(c, CG_I64, n / TILE_N / jb);
+  uop *gj2 = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *gjb = uop_new(c, OP_RANGE, CG_I64, &ej, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
+  if (jb > 1) l->sink = cg_simplify(c, substitute(c, l->sink, gj1, uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj2, ej), gjb)));
+  else gj2 = gj1;
+  l->global_range[di] = gj2;
+  l->global_size[di] = n / TILE_N / jb;
   l->global_range[dj] = gi1;
   l->global_size[dj] = m / TILE_M;
+  if (jb > 1) {
+    l->global_range[l->nglobal] = gjb;
+    l->global_size[l->nglobal++] = jb;
+  }
   l->global_range[l->nglobal] = lane;
   l->global_size[l->nglobal++] = TILE_M * TILE_N;
   return 1;
