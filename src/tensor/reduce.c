@@ -256,14 +256,22 @@ static cg_shape remove_dim(cg_shape s, int at) {
    register tile (src/codegen/opt.c) reads a k x 16 panel of w per step of 16 columns: packed, the
    panel is one contiguous run (64 KB at k = 1024) that stays in L2 and prefetches well; unpacked
    it is k lines 4*m bytes apart, which for power-of-two m all fall into a few cache sets. The
-   copy is its own kernel (a contiguous), O(k*m) against the matmul's O(n*k*m). */
+   copy is its own kernel (a contiguous), O(k*m) against the matmul's O(n*k*m).
+   Only a stored w (a buffer, or a view of one) is packed: packing a computed w (a dequant, say)
+   would store it instead of fusing it into the matmul. */
 enum { PACK_COLS = 16, PACK_MIN = 128 };
+
+static int is_stored_view(const uop *u) {
+  while (cg_op_is_movement(u->op) && !u->realized) u = u->src[0];
+  return u->op == OP_BUFFER || u->realized;
+}
 
 static cg_tensor *pack_columns(cg_tensor *w, int64_t rows) {
   cg_shape s = w->u->shape;
   int nd = s.ndim;
   cg_device *d = cg_device_get(w->u->dev);
-  if ((d != &cg_device_cpu && d != &cg_device_interp) || nd + 1 > CG_MAX_DIMS || s.var[nd - 1] ||
+  if ((d != &cg_device_cpu && d != &cg_device_interp) || !is_stored_view(w->u) ||
+      nd + 1 > CG_MAX_DIMS || s.var[nd - 1] ||
       s.var[nd - 2] || !cg_dtype_is_float(w->u->dtype) || s.d[nd - 1] % PACK_COLS ||
       s.d[nd - 1] < PACK_MIN || s.d[nd - 2] < PACK_MIN || rows < PACK_MIN)
     return w;
