@@ -289,7 +289,10 @@ static void render_group_combine(renderer *R, int start, int end) {
 
 /* ---- loops ---- */
 
-/* a reduce loop whose body holds an UPCAST output loop: a register tile of accumulators */
+/* A reduce loop whose body holds an UPCAST output loop: a register tile of accumulators. C
+   unrolls it 4 steps: the 4x16 matmul tile ran at ~35 GFLOPS a thread rolled, ~53 unrolled
+   (Zen 3, gcc 12): more independent loads and mul+adds in flight per loop iteration. */
+enum { TILE_LOOP_UNROLL = 4 };
 static int encloses_tile(const cg_program *p, int i) {
   for (int k = i + 1; k < p->nins; k++) {
     const cg_inst *in = &p->ins[k];
@@ -320,8 +323,12 @@ static void render_range(renderer *R, int i) {
   /* C leaves an unrolled reduce's lane loop rolled: gcc then vectorizes it as one contiguous
      loop (a select or exp2 per lane included), where the unrolled lanes became a strided,
      shuffle-heavy vectorization of the loop around them, or none (a NaN-propagating max) */
+  int tile = R->d->tile_barrier && in->ival2 == RANGE_REDUCE && encloses_tile(p, i);
   if (in->ival2 == RANGE_UPCAST || (in->ival2 == RANGE_UNROLL && R->d->gpu)) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
+    indent(R);
+  } else if (tile) {
+    cg_sbuf_printf(R->b, "%s %d\n", R->d->unroll, TILE_LOOP_UNROLL);
     indent(R);
   }
   if (R->d->gpu && p->group_size && in->ival2 == RANGE_REDUCE && !R->red_depth && !R->inner_depth) {
@@ -334,7 +341,7 @@ static void render_range(renderer *R, int i) {
   }
   R->red_depth += in->ival2 == RANGE_REDUCE;
   R->depth++;
-  if (R->d->tile_barrier && in->ival2 == RANGE_REDUCE && encloses_tile(p, i)) {
+  if (tile) {
     indent(R);
     cg_sbuf_printf(R->b, "%s\n", R->d->tile_barrier);
   }
