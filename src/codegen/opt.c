@@ -130,9 +130,10 @@ static int upcast_output(cg_lowered *l) {
 }
 
 /* ---- register tile for matmul-shaped kernels: UPCAST of the last two output dims ----
-   gi (rows, size M) and gj (cols, size N) become gi1*TM + u/TN and gj1*TN + u%TN with one UPCAST
-   range u of TM*TN lanes: every reduce along both keeps a TM x TN tile of accumulators, and each
-   step of the reduce loop runs all lanes back to back. Unrolled, the TN unit-stride loads along
+   gi (rows, size M) and gj (cols, size N) become gi1*TM + ui and gj1*TN + uj with UPCAST ranges
+   ui (TM lanes) and uj (TN lanes): every reduce along both keeps a TM x TN tile of accumulators,
+   and each step of the reduce loop runs all lanes back to back (the linearizer nests uj in ui,
+   so a row's value is loaded once per ui, outside uj). Unrolled, the TN unit-stride loads along
    gj become vector loads shared by the TM rows, and the row's value (independent of gj) one
    broadcast shared by the TN columns: per reduce step TN/8 + TM loads for TM*TN/8 vector
    mul+adds, where a 1 x TN tile needed TN/8 + 1 loads for TN/8. TM*TN/8 = 8 accumulators leave
@@ -180,16 +181,18 @@ static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
 }
 
 /* column panels per block: as many as fit BLOCK_BYTES of L2 together (K x TN floats each),
-   a power of two that divides the panel count */
-enum { BLOCK_BYTES = 256 << 10 };
+   a power of two that divides the panel count, leaving at least MIN_BLOCKS blocks for the
+   threads to share (the block loop is the outermost, the one split across threads) */
+enum { BLOCK_BYTES = 256 << 10, MIN_BLOCKS = 4 };
 static int64_t panels_per_block(int64_t k, int64_t panels) {
   int64_t jb = 1;
-  while (jb * 2 * k * TILE_N * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0) jb *= 2;
+  while (jb * 2 * k * TILE_N * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
+    jb *= 2;
   return jb;
 }
 
 static int upcast_matmul(cg_lowered *l) {
-  if (l->nglobal < 2 || l->nglobal + 2 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
+  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
   int di = l->nglobal - 2, dj = l->nglobal - 1;
   uop *gi = l->global_range[di], *gj = l->global_range[dj];
   int64_t m = gi->vmax + 1, n = gj->vmax + 1;
@@ -199,12 +202,12 @@ static int upcast_matmul(cg_lowered *l) {
   uop_ctx *c = l->c;
   uop *em = uop_const_int(c, CG_I64, m / TILE_M), *en = uop_const_int(c, CG_I64, n / TILE_N);
   uop *tm = uop_const_int(c, CG_I64, TILE_M), *tn = uop_const_int(c, CG_I64, TILE_N);
-  uop *et = uop_const_int(c, CG_I64, TILE_M * TILE_N);
   uop *gi1 = uop_new(c, OP_RANGE, CG_I64, &em, 1, (uop_arg){.ival = gi->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *gj1 = uop_new(c, OP_RANGE, CG_I64, &en, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
-  uop *lane = uop_new(c, OP_RANGE, CG_I64, &et, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
-  uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), uop_alu(c, OP_IDIV, CG_I64, lane, tn));
-  uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uop_alu(c, OP_MOD, CG_I64, lane, tn));
+  uop *ui = uop_new(c, OP_RANGE, CG_I64, &tm, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *uj = uop_new(c, OP_RANGE, CG_I64, &tn, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), ui);
+  uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uj);
   l->sink = cg_simplify(c, substitute(c, substitute(c, l->sink, gi, row), gj, col));
   /* column tiles outside row tiles: a block of B panels (K x TN each) is reused by every row
      tile while it is in cache, and A's rows stream through, each row tile's K x TM slice
@@ -225,8 +228,10 @@ static int upcast_matmul(cg_lowered *l) {
     l->global_range[l->nglobal] = gjb;
     l->global_size[l->nglobal++] = jb;
   }
-  l->global_range[l->nglobal] = lane;
-  l->global_size[l->nglobal++] = TILE_M * TILE_N;
+  l->global_range[l->nglobal] = ui;
+  l->global_size[l->nglobal++] = TILE_M;
+  l->global_range[l->nglobal] = uj;
+  l->global_size[l->nglobal++] = TILE_N;
   return 1;
 }
 
