@@ -41,6 +41,9 @@
 
 #define HALF_HELPERS HALF_TYPE HALF_SOFT HALF_COMMON
 
+/* cg_exp2f/cg_log2f as source text: the interpreter compiles the same lines (src/ir/alu.c) */
+#define CG_MATHFN(...) #__VA_ARGS__ "\n"
+
 const cg_dialect cg_dialect_c = {
   .name = "c",
   .prelude =
@@ -49,11 +52,16 @@ const cg_dialect cg_dialect_c = {
       "CGFN float u2f32(unsigned int x) { float f; __builtin_memcpy(&f, &x, 4); return f; }\n"
       "CGFN unsigned long long f2u64(double f) { unsigned long long x; __builtin_memcpy(&x, &f, 8); return x; }\n"
       "CGFN double u2f64(unsigned long long x) { double f; __builtin_memcpy(&f, &x, 8); return f; }\n"
-      HALF_HELPERS,
+      HALF_HELPERS
+/* string literals: cg_exp2f, cg_log2f */
+#include "../ir/mathfn.h"
+      ,
   .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
   .math_prefix = "__builtin_", .math_f_suffix = 1,
   .nan = "__builtin_nan(\"\")", .inf = "__builtin_inf()",
   .unroll = "#pragma GCC unroll",
+  .exp2_f32 = "cg_exp2f", .log2_f32 = "cg_log2f",
+  .tile_barrier = "__asm__ volatile(\"\");",
 };
 
 const cg_dialect cg_dialect_cuda = {

@@ -19,7 +19,7 @@ struct block {
 
 typedef struct {
   uop_ctx *c;
-  cg_ptrmap lane_of;    /* REDUCE -> the UPCAST output range its accumulator lanes follow */
+  cg_ptrmap lane_of;    /* REDUCE -> the lane index (UPCAST output ranges) its accumulator follows */
   cg_ptrmap deps;       /* node -> uint64 mask of range ids it depends on (+ bit 63 marker) */
   block **all;
   int nall;
@@ -81,13 +81,13 @@ static block *open_loop(linearizer *L, block *parent, uop *range) {
 
 static void close_loop(block *b) { b->parent->nopen--; }
 
-/* Lanes of a reduce's accumulator: the size of its own UPCAST range (the last source: an
+/* Lanes of a reduce's accumulator: the size of its own UNROLL range (the last source: an
    unrolled reduce, folded at the end), or of the UPCAST output range it follows (one
    accumulator per output lane, read back lane by lane), else 1. */
 static int64_t reduce_lanes(const uop *u, const uop *lane_range) {
   const uop *last = u->src[u->nsrc - 1];
   if (lane_range) return lane_range->vmax + 1;
-  return u->nsrc > 1 && last->ival2 == RANGE_UPCAST ? last->vmax + 1 : 1;
+  return u->nsrc > 1 && last->ival2 == RANGE_UNROLL ? last->vmax + 1 : 1;
 }
 
 static uop *acc_of(uop_ctx *c, uop *u, const uop *lane_range) {
@@ -95,25 +95,44 @@ static uop *acc_of(uop_ctx *c, uop *u, const uop *lane_range) {
   return uop_new(c, OP_DEFINE_ACC, u->dtype, &u, 1, a, NULL);
 }
 
-/* A reduce placed in an UPCAST output loop U: its accumulator gets one lane per value of U and
-   goes outside U with its loops; U is opened again innermost, so the body runs for all lanes
-   back to back (vector registers), and the reduce's value is read per lane inside the outer U. */
+/* The UPCAST output loops around block t, outermost first (t's own loop last); their count. */
+static int upcast_nest(block *t, uop **lanes) {
+  int n = 0;
+  for (block *b = t; b->range && b->range->ival2 == RANGE_UPCAST; b = b->parent) n++;
+  block *b = t;
+  for (int i = n - 1; i >= 0; i--, b = b->parent) lanes[i] = b->range;
+  return n;
+}
+
+/* A reduce placed in UPCAST output loops U1..Un (a register tile when n = 2): its accumulator
+   gets one lane per combination of their values (lane index U1*|U2|... + Un) and goes outside
+   them with its loops; U1..Un are opened again innermost, so the body runs for all lanes back to
+   back (vector registers), and the reduce's value is read per lane inside the outer Un. A value
+   that depends on U1 only (a matmul's A element) lands in the inner U1 loop, outside Un. */
 static void emit_reduce(linearizer *L, uop *u, block *t) {
-  uop *lane = t->range && t->range->ival2 == RANGE_UPCAST ? t->range : NULL;
-  block *home = lane ? t->parent : t;
+  uop *lanes[CG_MAX_DIMS];
+  int nl = upcast_nest(t, lanes);
+  block *home = t;
+  for (int i = 0; i < nl; i++) home = home->parent;
+  uop *lane = nl ? lanes[0] : NULL; /* the lane index: a range, or an expression over ranges */
+  for (int i = 1; i < nl; i++)
+    lane = uop_alu(L->c, OP_ADD, CG_I64,
+                   uop_alu(L->c, OP_MUL, CG_I64, lane, uop_const_int(L->c, CG_I64, lanes[i]->vmax + 1)), lanes[i]);
   if (lane) cg_ptrmap_put(&L->lane_of, u, lane);
   uop *acc = acc_of(L->c, u, lane);
   block_insert(home, (item){acc, NULL});
-  block *inner = home, *loops[CG_MAX_DIMS + 2];
+  block *inner = home, *loops[2 * CG_MAX_DIMS + 2];
   int nloops = 0;
   for (int i = 1; i < u->nsrc; i++) inner = loops[nloops++] = open_loop(L, inner, u->src[i]);
-  if (lane) inner = loops[nloops++] = open_loop(L, inner, lane);
+  for (int i = 0; i < nl; i++) inner = loops[nloops++] = open_loop(L, inner, lanes[i]);
   emit(L, u->src[0], inner);
+  if (nl > 1) emit(L, lane, inner);
   uop *lane_idx = lane ? lane : u->src[u->nsrc - 1];
   uop *as[3] = {acc, u->src[0], lane_idx};
   int nas = reduce_lanes(u, lane) > 1 ? 3 : 2; /* the lane index selects the accumulator */
   block_insert(inner, (item){uop_new(L->c, OP_ASSIGN, u->dtype, as, nas, (uop_arg){.ival = u->ival}, NULL), NULL});
   for (int i = nloops - 1; i >= 0; i--) close_loop(loops[i]);
+  if (nl > 1) emit(L, lane, t); /* the index again, for the read below */
   block_insert(t, (item){u, NULL}); /* the reduce's value: after its loops (per lane in U) */
 }
 

@@ -42,7 +42,7 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   cg_lowered *l = un->l;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
   uop *r1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
-  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UNROLL}, NULL);
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, r1, ek), lane);
   uop *src[10];
   src[0] = cg_simplify(c, substitute(c, u->src[0], r, idx));
@@ -81,21 +81,25 @@ static int depends_on(uop *u, uop *r, cg_ptrmap *memo) {
   return d;
 }
 
-/* r is a term of the index sum: consecutive lanes of r read consecutive elements */
-static int is_unit_term(uop *idx, uop *r) {
-  while (idx->op == OP_ADD && idx->src[1] != r) idx = idx->src[0];
-  return idx == r || (idx->op == OP_ADD && idx->src[1] == r);
+/* r, or r % c with c a multiple of block (a layout packed in blocks of columns), is a term of
+   the index sum: `block` consecutive lanes of r from a multiple of block read consecutive
+   elements */
+static int is_unit_term(uop *idx, uop *r, int64_t block) {
+  if (idx == r) return 1;
+  if (idx->op == OP_MOD && idx->src[0] == r && idx->src[1]->op == OP_CONST && idx->src[1]->ival % block == 0)
+    return 1;
+  return idx->op == OP_ADD && (is_unit_term(idx->src[0], r, block) || is_unit_term(idx->src[1], r, block));
 }
 
-/* Count loads whose index depends on r: *good with unit stride, *bad otherwise. */
-static void load_strides(uop *u, uop *r, cg_ptrmap *seen, cg_ptrmap *memo, int *good, int *bad) {
+/* Count loads whose index depends on r: *good with unit stride (in blocks), *bad otherwise. */
+static void load_strides(uop *u, uop *r, int64_t block, cg_ptrmap *seen, cg_ptrmap *memo, int *good, int *bad) {
   if (cg_ptrmap_get(seen, u)) return;
   cg_ptrmap_put(seen, u, (void *)1);
   if (u->op == OP_LOAD && depends_on(u->src[1], r, memo)) {
-    if (is_unit_term(u->src[1], r)) (*good)++;
+    if (is_unit_term(u->src[1], r, block)) (*good)++;
     else (*bad)++;
   }
-  for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, seen, memo, good, bad);
+  for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, block, seen, memo, good, bad);
 }
 
 static int upcast_output(cg_lowered *l) {
@@ -107,7 +111,7 @@ static int upcast_output(cg_lowered *l) {
   /* worth it only when every load that follows g reads consecutive elements (no gathers) */
   cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};
   int good = 0, bad = 0, has_reduce = find_reduce_along(l->sink, g, &seen, &memo);
-  if (has_reduce) load_strides(l->sink, g, &seen2, &memo, &good, &bad);
+  if (has_reduce) load_strides(l->sink, g, k, &seen2, &memo, &good, &bad);
   cg_ptrmap_free(&seen);
   cg_ptrmap_free(&seen2);
   cg_ptrmap_free(&memo);
@@ -125,9 +129,119 @@ static int upcast_output(cg_lowered *l) {
   return (int)k;
 }
 
+/* ---- register tile for matmul-shaped kernels: UPCAST of the last two output dims ----
+   gi (rows, size M) and gj (cols, size N) become gi1*TM + ui and gj1*TN + uj with UPCAST ranges
+   ui (TM lanes) and uj (TN lanes): every reduce along both keeps a TM x TN tile of accumulators,
+   and each step of the reduce loop runs all lanes back to back (the linearizer nests uj in ui,
+   so a row's value is loaded once per ui, outside uj). Unrolled, the TN unit-stride loads along
+   gj become vector loads shared by the TM rows, and the row's value (independent of gj) one
+   broadcast shared by the TN columns: per reduce step TN/8 + TM loads for TM*TN/8 vector
+   mul+adds, where a 1 x TN tile needed TN/8 + 1 loads for TN/8. TM*TN/8 = 8 accumulators leave
+   registers for the B vectors, the broadcast and the product (16 ymm registers). */
+enum { TILE_M = 4, TILE_N = 16 };
+
+/* every load that follows gi ignores gj: a broadcast along the tile's columns (memo_i and
+   memo_j are depends_on's memos for gi and gj) */
+static int loads_ignore(uop *u, uop *gi, uop *gj, cg_ptrmap *seen, cg_ptrmap *memo_i, cg_ptrmap *memo_j) {
+  if (cg_ptrmap_get(seen, u)) return 1;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_LOAD && depends_on(u->src[1], gi, memo_i) && depends_on(u->src[1], gj, memo_j)) return 0;
+  for (int i = 0; i < u->nsrc; i++)
+    if (!loads_ignore(u->src[i], gi, gj, seen, memo_i, memo_j)) return 0;
+  return 1;
+}
+
+/* reduces along both dims, unit-stride loads along gj, loads along gi broadcast along gj */
+static int is_matmul_shaped(cg_lowered *l, uop *gi, uop *gj) {
+  cg_ptrmap seen[4] = {{0}}, memo_i = {0}, memo_j = {0};
+  int good = 0, bad = 0;
+  int ok = find_reduce_along(l->sink, gj, &seen[0], &memo_j) && find_reduce_along(l->sink, gi, &seen[1], &memo_i);
+  if (ok) load_strides(l->sink, gj, TILE_N, &seen[2], &memo_j, &good, &bad);
+  ok = ok && good && !bad && loads_ignore(l->sink, gi, gj, &seen[3], &memo_i, &memo_j);
+  for (int i = 0; i < 4; i++) cg_ptrmap_free(&seen[i]);
+  cg_ptrmap_free(&memo_i);
+  cg_ptrmap_free(&memo_j);
+  return ok;
+}
+
+/* trip count of the first reduce found (a matmul's K), 0 if none */
+static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_REDUCE) {
+    int64_t len = 1;
+    for (int i = 1; i < u->nsrc; i++) len *= u->src[i]->vmax + 1;
+    return len;
+  }
+  for (int i = 0; i < u->nsrc; i++) {
+    int64_t len = reduce_length(u->src[i], seen);
+    if (len) return len;
+  }
+  return 0;
+}
+
+/* column panels per block: as many as fit BLOCK_BYTES of L2 together (K x TN floats each),
+   a power of two that divides the panel count, leaving at least MIN_BLOCKS blocks for the
+   threads to share (the block loop is the outermost, the one split across threads) */
+enum { BLOCK_BYTES = 256 << 10, MIN_BLOCKS = 4 };
+static int64_t panels_per_block(int64_t k, int64_t panels) {
+  int64_t jb = 1;
+  while (jb * 2 * k * TILE_N * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
+    jb *= 2;
+  return jb;
+}
+
+static int upcast_matmul(cg_lowered *l) {
+  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
+  int di = l->nglobal - 2, dj = l->nglobal - 1;
+  uop *gi = l->global_range[di], *gj = l->global_range[dj];
+  int64_t m = gi->vmax + 1, n = gj->vmax + 1;
+  if (gi->src[0]->op != OP_CONST || gj->src[0]->op != OP_CONST || m % TILE_M || n % TILE_N ||
+      !is_matmul_shaped(l, gi, gj))
+    return 0;
+  uop_ctx *c = l->c;
+  uop *em = uop_const_int(c, CG_I64, m / TILE_M), *en = uop_const_int(c, CG_I64, n / TILE_N);
+  uop *tm = uop_const_int(c, CG_I64, TILE_M), *tn = uop_const_int(c, CG_I64, TILE_N);
+  uop *gi1 = uop_new(c, OP_RANGE, CG_I64, &em, 1, (uop_arg){.ival = gi->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *gj1 = uop_new(c, OP_RANGE, CG_I64, &en, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *ui = uop_new(c, OP_RANGE, CG_I64, &tm, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *uj = uop_new(c, OP_RANGE, CG_I64, &tn, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), ui);
+  uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uj);
+  l->sink = cg_simplify(c, substitute(c, substitute(c, l->sink, gi, row), gj, col));
+  /* column tiles outside row tiles: a block of B panels (K x TN each) is reused by every row
+     tile while it is in cache, and A's rows stream through, each row tile's K x TM slice
+     read once per panel of the block while it is still in L1 */
+  cg_ptrmap seen = {0};
+  int64_t jb = panels_per_block(reduce_length(l->sink, &seen), n / TILE_N);
+  cg_ptrmap_free(&seen);
+  uop *ej = uop_const_int(c, CG_I64, jb), *eb = uop_const_int(c, CG_I64, n / TILE_N / jb);
+  uop *gj2 = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *gjb = uop_new(c, OP_RANGE, CG_I64, &ej, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
+  if (jb > 1) l->sink = cg_simplify(c, substitute(c, l->sink, gj1, uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj2, ej), gjb)));
+  else gj2 = gj1;
+  l->global_range[di] = gj2;
+  l->global_size[di] = n / TILE_N / jb;
+  l->global_range[dj] = gi1;
+  l->global_size[dj] = m / TILE_M;
+  if (jb > 1) {
+    l->global_range[l->nglobal] = gjb;
+    l->global_size[l->nglobal++] = jb;
+  }
+  l->global_range[l->nglobal] = ui;
+  l->global_size[l->nglobal++] = TILE_M;
+  l->global_range[l->nglobal] = uj;
+  l->global_size[l->nglobal++] = TILE_N;
+  return 1;
+}
+
 void cg_optimize(cg_lowered *l) {
   l->opts[0] = 0;
   if (cg_env_get()->noopt) return;
+  if (upcast_matmul(l)) {
+    snprintf(l->opts, sizeof l->opts, "UPCAST rows x%d, cols x%d (register tile)", TILE_M, TILE_N);
+    return;
+  }
   int up = upcast_output(l);
   if (up) {
     snprintf(l->opts, sizeof l->opts, "UPCAST output x%d", up);

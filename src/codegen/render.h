@@ -14,6 +14,13 @@ typedef struct cg_dialect {
   int math_f_suffix;         /* exp2f (C, CUDA) vs overloaded exp2 (OpenCL) */
   const char *nan, *inf;     /* float NaN and +inf expressions */
   const char *unroll;        /* pragma line for UPCAST loops */
+  /* float32 (and half, computed in float) EXP2/LOG2 spellings; NULL: prefix + exp2f/log2f */
+  const char *exp2_f32, *log2_f32;
+  /* first statement of a reduce loop around a register tile (C: an empty asm). gcc would
+     otherwise vectorize that loop itself, as one in-order reduction per accumulator with lanes
+     extracted one by one; the asm keeps it scalar, and the unrolled tile goes to the
+     basic-block vectorizer: vector loads, broadcasts and one mul+add per 8 accumulators */
+  const char *tile_barrier;
   /* GPU only */
   const char *kernel_decl;   /* before the kernel name */
   const char *global_ptr, *restrict_kw;

@@ -39,7 +39,7 @@ static void name_kernel(cg_program *p) {
   for (int i = 0; i < p->nins && n < 90; i++) {
     const cg_inst *in = &p->ins[i];
     if (in->op != OP_RANGE) continue;
-    const char *prefix = in->ival2 == RANGE_GLOBAL ? "" : in->ival2 == RANGE_UPCAST ? "u" : "r";
+    const char *prefix = in->ival2 == RANGE_GLOBAL ? "" : in->ival2 >= RANGE_UPCAST ? "u" : "r";
     n += name_loop(p, n, prefix, &p->ins[in->src[0]]);
   }
   if (n == 1) snprintf(p->name + n, sizeof p->name - n, "_1");

@@ -4,6 +4,10 @@
 #include "alu.h"
 #include "uop.h"
 
+/* the generated C kernels' float exp2/log2, so CPU and INTERP results are bit-identical */
+#define CG_MATHFN(...) __VA_ARGS__
+#include "mathfn.h"
+
 static int bits_of(int dt) { return cg_dtype_get(dt)->size * 8; }
 static int is_unsigned(int dt) { return dt == CG_BOOL || cg_dtype_get(dt)->is_unsigned; }
 
@@ -60,8 +64,8 @@ static cg_val bitcast_val(int to, int from, cg_val v) {
 
 static cg_val float_op(int op, int dt, double a, double b) {
   switch (op) {
-  case OP_EXP2: return flt_val(dt, exp2(a));
-  case OP_LOG2: return flt_val(dt, log2(a));
+  case OP_EXP2: return flt_val(dt, dt == CG_F64 ? exp2(a) : cg_exp2f((float)a));
+  case OP_LOG2: return flt_val(dt, dt == CG_F64 ? log2(a) : cg_log2f((float)a));
   case OP_SIN: return flt_val(dt, sin(a));
   case OP_SQRT: return flt_val(dt, sqrt(a));
   case OP_RECIP: return flt_val(dt, 1.0 / a);

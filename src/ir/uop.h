@@ -36,8 +36,9 @@ static inline int cg_op_is_commutative(int op) {
          op == OP_OR || op == OP_XOR;
 }
 
-/* range kinds (RANGE.ival2) */
-enum { RANGE_GLOBAL, RANGE_REDUCE, RANGE_UPCAST };
+/* range kinds (RANGE.ival2): UPCAST lanes of an output dim, UNROLL lanes of a reduce (each its
+   own accumulator, folded after the loop) */
+enum { RANGE_GLOBAL, RANGE_REDUCE, RANGE_UPCAST, RANGE_UNROLL };
 
 typedef struct uop_ctx uop_ctx;
 typedef struct uop uop;

@@ -26,9 +26,13 @@ typedef void (*kernel_fn)(void **bufs, const long long *vars, long long start, l
 typedef struct { void *dl; kernel_fn fn; } cpu_kernel;
 
 /* No -ffast-math: the generated code itself decides the order of float operations. GCC's
-   "cheap" vectorizer cost model lets plain -O2 vectorize loops with unknown trip counts. */
+   "cheap" vectorizer cost model lets plain -O2 vectorize loops with unknown trip counts.
+   -fno-trapping-math changes no result (nobody reads the FP exception flags); it lets gcc
+   if-convert selects whose arms compute floats, which the branch-free cg_exp2f/cg_log2f
+   (src/ir/mathfn.h) need to vectorize: jump threading otherwise splits them into branches. */
 static const char *cflags[] = {"-O2", "-march=native", "-ffp-contract=off", "-fno-math-errno",
-                               "-fPIC", "-shared", "-w", "-fvect-cost-model=cheap"};
+                               "-fno-trapping-math", "-fPIC", "-shared", "-w",
+                               "-fvect-cost-model=cheap"};
 enum { NFLAGS = sizeof cflags / sizeof *cflags };
 static int nflags = NFLAGS; /* clang lacks the last flag */
 

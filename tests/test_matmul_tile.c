@@ -1,0 +1,83 @@
+/* The CPU matmul path: register tile (src/codegen/opt.c) and B packed into 16-column panels
+   (src/tensor/reduce.c) for large stored operands. Results against a double-precision host
+   matmul, for shapes that take the tile, the packing, both or neither; kernel counts pin when
+   the packing copy happens (a stored B: +1 kernel; a computed B stays fused). */
+#include <stdlib.h>
+#include "harness.h"
+
+static float value(int64_t i, int seed) { /* deterministic values in [-1, 1) */
+  uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 31;
+  x *= 0x94D049BB133111EBULL;
+  x ^= x >> 29;
+  return (float)((double)(x >> 40) / (double)(1 << 23)) - 1.0f;
+}
+
+static float *values(int64_t n, int seed) {
+  float *v = malloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++) v[i] = value(i, seed);
+  return v;
+}
+
+/* a (batch, m, k) @ b (batch, k, n), b given transposed (batch, n, k) when bt */
+static double max_rel_error(const float *got, const float *a, const float *b, int batch, int m, int k,
+                            int n, int bt) {
+  double worst = 0;
+  for (int z = 0; z < batch; z++)
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++) {
+        double acc = 0, mag = 0;
+        for (int q = 0; q < k; q++) {
+          double bv = bt ? b[((int64_t)z * n + j) * k + q] : b[((int64_t)z * k + q) * n + j];
+          acc += (double)a[((int64_t)z * m + i) * k + q] * bv;
+          mag += fabs((double)a[((int64_t)z * m + i) * k + q] * bv);
+        }
+        double e = fabs(got[((int64_t)z * m + i) * n + j] - acc) / (mag + 1e-30);
+        if (e > worst) worst = e;
+      }
+  return worst;
+}
+
+/* runs one case; expect_kernels < 0: don't check the count */
+static void check_case(int batch, int m, int k, int n, int bt, int computed_b, int expect_kernels) {
+  float *a = values((int64_t)batch * m * k, 1), *b = values((int64_t)batch * k * n, 2);
+  cg_tensor *ta = cg_from_data(a, CG_F32, CG_SHAPE(batch, m, k), NULL);
+  cg_tensor *tb = bt ? cg_transpose(cg_from_data(b, CG_F32, CG_SHAPE(batch, n, k), NULL), 1, 2)
+                     : cg_from_data(b, CG_F32, CG_SHAPE(batch, k, n), NULL);
+  if (computed_b) { /* a computed operand: fused, never packed */
+    tb = cg_mul_s(tb, 2.0);
+    for (int64_t i = 0; i < (int64_t)batch * k * n; i++) b[i] *= 2.0f; /* exact */
+  }
+  cg_tensor *y = cg_matmul(ta, tb);
+  if (expect_kernels >= 0) CHECK_EQ_INT(cg_count_kernels(&y, 1), expect_kernels);
+  float *got = th_floats(y);
+  CHECK(got != NULL);
+  if (got) {
+    double err = max_rel_error(got, a, b, batch, m, k, n, bt);
+    if (!(err < 1e-5))
+      th_fail(__FILE__, __LINE__, "%dx%dx%dx%d (bt %d): relative error %g", batch, m, k, n, bt, err);
+  }
+  free(got);
+  free(a);
+  free(b);
+}
+
+static void test_tiled_and_packed(void) { check_case(1, 128, 128, 128, 0, 0, 2); }
+static void test_tiled_packed_batched_rectangular(void) { check_case(3, 132, 160, 144, 0, 0, 2); }
+static void test_transposed_b_is_packed(void) { check_case(1, 128, 144, 176, 1, 0, 2); }
+static void test_computed_b_stays_fused(void) { check_case(1, 128, 128, 128, 0, 1, 1); }
+static void test_small_tiled_unpacked(void) { check_case(2, 8, 24, 32, 0, 0, 1); }
+static void test_untileable_shape(void) { check_case(1, 130, 129, 131, 0, 0, 1); }
+
+int main(int argc, char **argv) {
+  static const th_test tests[] = {
+    {"tiled_and_packed", test_tiled_and_packed},
+    {"tiled_packed_batched_rectangular", test_tiled_packed_batched_rectangular},
+    {"transposed_b_is_packed", test_transposed_b_is_packed},
+    {"computed_b_stays_fused", test_computed_b_stays_fused},
+    {"small_tiled_unpacked", test_small_tiled_unpacked},
+    {"untileable_shape", test_untileable_shape},
+    {NULL, NULL},
+  };
+  return th_run(tests, argc, argv);
+}
