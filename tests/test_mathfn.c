@@ -79,9 +79,15 @@ static void test_special_values(void) {
   CHECK(cg_exp2f(-149.0f) == 0x1p-149f && cg_exp2f(-151.0f) == 0.0f);
 }
 
-/* a kernel on the test's device computes exactly what the C function computes */
+/* a kernel on the test's device computes exactly what the C function computes (the C dialect's
+   devices: a GPU's exp2 is its own, checked against NumPy/PyTorch by the op suites) */
 static void test_device_matches_function(void) {
   enum { N = 4096 };
+  const char *dev = cg_default_device();
+  if (strcmp(dev, "CPU") && strcmp(dev, "INTERP")) {
+    printf("skip device_matches_function on %s: its kernels use the device's own exp2/log2\n", dev);
+    return;
+  }
   static float xs[N], out[N];
   for (int i = 0; i < N; i++) xs[i] = from_bits((uint32_t)i * 1048573u); /* spread over all bits */
   xs[0] = NAN;
