@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int th_failures;
 static const char *current;
@@ -52,4 +53,14 @@ int th_run(const th_test *tests, int argc, char **argv) {
   cg_shutdown();
   printf("%d tests, %d failed checks\n", ran, th_failures);
   return th_failures ? 1 : 0;
+}
+
+long th_rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, rss = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    fclose(f);
+  }
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }

@@ -31,6 +31,8 @@ typedef struct { const char *name; void (*fn)(void); } th_test;
 int th_run(const th_test *tests, int argc, char **argv);
 /* Copy a float32 tensor's data out (realizing it); returns a static-free malloc'd array. */
 float *th_floats(cg_tensor *t);
+/* Resident memory of this process in KiB (0 if /proc is unreadable). */
+long th_rss_kb(void);
 /* Max |a-b| between a float32 tensor and expected values. */
 double th_max_diff(cg_tensor *t, const float *expect, int n);
 #endif

@@ -140,16 +140,6 @@ static void test_jit_wrong_shape_or_dtype_is_an_error(void) {
   mlp_free(&m);
 }
 
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-    fclose(f);
-  }
-  return rss * 4;
-}
-
 static void test_jit_memory_constant_over_many_replays(void) {
   int replays = strcmp(cg_default_device(), "INTERP") ? 1000 : 100;
   mlp m;
@@ -158,7 +148,7 @@ static void test_jit_memory_constant_over_many_replays(void) {
   size_t live = 0;
   long rss = 0;
   for (int k = 0; k < replays + 10; k++) {
-    if (k == 10) live = uop_global_live(), rss = rss_kb();
+    if (k == 10) live = uop_global_live(), rss = th_rss_kb();
     cg_scope_push();
     cg_tensor *in[2], *out[1];
     batch(k % 3, &in[0], &in[1]);
@@ -167,7 +157,7 @@ static void test_jit_memory_constant_over_many_replays(void) {
   }
   CHECK_EQ_INT(uop_global_live(), live);
 #ifndef __SANITIZE_ADDRESS__
-  CHECK(rss_kb() <= rss + 512);
+  CHECK(th_rss_kb() <= rss + 512);
 #else
   (void)rss;
 #endif

@@ -5,16 +5,6 @@
 #include "harness.h"
 #include "ir/uop.h"
 
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, rss = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-    fclose(f);
-  }
-  return rss * 4;
-}
-
 static void step(cg_tensor **w, cg_tensor *x) {
   cg_scope_push();
   cg_tensor *y = cg_softmax(cg_matmul(x, *w), -1);
@@ -35,14 +25,14 @@ static void test_memory_constant_over_many_steps(void) {
   for (int i = 0; i < 10; i++) step(&w, x);
   size_t nodes = uop_global_live(), before[OP_COUNT], after[OP_COUNT];
   uop_global_histogram(before);
-  long rss = rss_kb();
+  long rss = th_rss_kb();
   for (int i = 0; i < steps; i++) step(&w, x);
   CHECK_EQ_INT(uop_global_live(), nodes);
   uop_global_histogram(after);
   for (int op = 0; op < OP_COUNT; op++)
     if (after[op] != before[op]) fprintf(stderr, "  live %s nodes: %zu -> %zu\n", cg_op_name(op), before[op], after[op]);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine holds freed memory; LeakSanitizer checks instead */
-  CHECK(rss_kb() <= rss + 512); /* allow allocator noise, not growth per step */
+  CHECK(th_rss_kb() <= rss + 512); /* allow allocator noise, not growth per step */
 #else
   (void)rss;
 #endif

@@ -164,7 +164,8 @@ typedef struct { CUmodule mod; CUfunction fn; } cuda_kernel;
 static char *cubin_for(cg_program *p, size_t *n, char **err, int *cached) {
   char path[700];
   uint64_t key = cg_hash_bytes(gpu.arch, strlen(gpu.arch), p->key ^ 0x6375646175ULL);
-  key = cg_hash_bytes(cg_nvrtc_version() ? cg_nvrtc_version() : "", 4, key);
+  const char *nvrtc = cg_nvrtc_version() ? cg_nvrtc_version() : "";
+  key = cg_hash_bytes(nvrtc, strlen(nvrtc), key);
   cg_cache_path(path, sizeof path, "cuda", key, ".cubin");
   char *bin = cg_cache_read(path, n);
   *cached = bin != NULL;
