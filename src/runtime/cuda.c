@@ -23,7 +23,6 @@ static struct {
   CUresult (*device_count)(int *);
   CUresult (*device_get)(int *, int);
   CUresult (*device_attr)(int *, int, int);
-  CUresult (*device_name)(char *, int, int);
   CUresult (*ctx_retain)(CUcontext *, int);
   CUresult (*ctx_set)(CUcontext);
   CUresult (*ctx_sync)(void);
@@ -48,7 +47,7 @@ static struct {
   int ok, ordinal;
   CUcontext ctx;
   CUevent timing[2];        /* DEBUG: around each launch */
-  char arch[16], name[128];
+  char arch[16];
   char why[256];            /* why CUDA is not available */
 } gpu;
 static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
@@ -64,7 +63,7 @@ static const char *cu_error(CUresult r) {
 static int load_symbols(void *dl) {
   struct { void *dst; const char *sym; } syms[] = {
     {&cu.init, "cuInit"}, {&cu.device_count, "cuDeviceGetCount"}, {&cu.device_get, "cuDeviceGet"},
-    {&cu.device_attr, "cuDeviceGetAttribute"}, {&cu.device_name, "cuDeviceGetName"},
+    {&cu.device_attr, "cuDeviceGetAttribute"},
     {&cu.ctx_retain, "cuDevicePrimaryCtxRetain"}, {&cu.ctx_set, "cuCtxSetCurrent"},
     {&cu.ctx_sync, "cuCtxSynchronize"}, {&cu.mem_alloc, "cuMemAlloc_v2"}, {&cu.mem_free, "cuMemFree_v2"},
     {&cu.htod, "cuMemcpyHtoD_v2"}, {&cu.dtoh, "cuMemcpyDtoH_v2"}, {&cu.dtod, "cuMemcpyDtoD_v2"}, {&cu.module_load, "cuModuleLoadData"},
@@ -96,7 +95,6 @@ static void cu_load(void) {
   }
   cu.device_attr(&major, ATTR_CC_MAJOR, dev);
   cu.device_attr(&minor, ATTR_CC_MINOR, dev);
-  cu.device_name(gpu.name, sizeof gpu.name, dev);
   snprintf(gpu.arch, sizeof gpu.arch, "sm_%d%d", major, minor);
   cu.event_create(&gpu.timing[0], 0);
   cu.event_create(&gpu.timing[1], 0);
@@ -238,8 +236,6 @@ static int cuda_sync(void) {
   cu.ctx_set(gpu.ctx);
   return check(cu.ctx_sync(), "synchronize (a kernel failed)");
 }
-
-const char *cg_cuda_device_name(void) { return gpu.ok ? gpu.name : NULL; }
 
 cg_device cg_device_cuda = {
   .name = "CUDA",

@@ -17,14 +17,13 @@ typedef uint32_t cl_uint;
 typedef void *cl_platform_id, *cl_device_id, *cl_context, *cl_command_queue, *cl_mem, *cl_program,
     *cl_kernel;
 enum {
-  CL_DEVICE_TYPE_ALL = -1, CL_DEVICE_NAME = 0x102B, CL_PROGRAM_BUILD_LOG = 0x1183,
+  CL_DEVICE_TYPE_ALL = -1, CL_PROGRAM_BUILD_LOG = 0x1183,
   CL_MEM_READ_WRITE = 1, CL_TRUE = 1, CL_MEM_OBJECT_ALLOCATION_FAILURE = -4, CL_OUT_OF_RESOURCES = -5,
 };
 
 static struct {
   cl_int (*platforms)(cl_uint, cl_platform_id *, cl_uint *);
   cl_int (*devices)(cl_platform_id, uint64_t, cl_uint, cl_device_id *, cl_uint *);
-  cl_int (*device_info)(cl_device_id, cl_uint, size_t, void *, size_t *);
   cl_context (*context)(const intptr_t *, cl_uint, const cl_device_id *, void *, void *, cl_int *);
   cl_command_queue (*queue)(cl_context, cl_device_id, uint64_t, cl_int *);
   cl_mem (*buffer)(cl_context, uint64_t, size_t, void *, cl_int *);
@@ -49,7 +48,7 @@ static struct {
   cl_device_id dev;
   cl_context ctx;
   cl_command_queue q;
-  char name[128], why[200];
+  char why[200];
 } ocl;
 static pthread_once_t cl_once = PTHREAD_ONCE_INIT;
 static int wanted_ordinal;
@@ -58,7 +57,7 @@ static _Thread_local double last_seconds; /* DEBUG: the last launch, enqueue to 
 
 static int load_symbols(void *dl) {
   struct { void *dst; const char *sym; } syms[] = {
-    {&cl.platforms, "clGetPlatformIDs"}, {&cl.devices, "clGetDeviceIDs"}, {&cl.device_info, "clGetDeviceInfo"},
+    {&cl.platforms, "clGetPlatformIDs"}, {&cl.devices, "clGetDeviceIDs"},
     {&cl.context, "clCreateContext"}, {&cl.queue, "clCreateCommandQueue"}, {&cl.buffer, "clCreateBuffer"},
     {&cl.release_mem, "clReleaseMemObject"}, {&cl.write, "clEnqueueWriteBuffer"},
     {&cl.read, "clEnqueueReadBuffer"}, {&cl.copy, "clEnqueueCopyBuffer"}, {&cl.program, "clCreateProgramWithSource"},
@@ -99,7 +98,6 @@ static void cl_load(void) {
   ocl.ctx = cl.context(NULL, 1, &ocl.dev, NULL, NULL, &e);
   if (!e) ocl.q = cl.queue(ocl.ctx, ocl.dev, 0, &e);
   if (e) { snprintf(ocl.why, sizeof ocl.why, "OpenCL context/queue creation failed (error %d)", e); return; }
-  cl.device_info(ocl.dev, CL_DEVICE_NAME, sizeof ocl.name - 1, ocl.name, NULL);
   ocl.ok = 1;
 }
 
@@ -231,8 +229,6 @@ static void cl_release(void *handle) {
 
 static int cl_sync(void) { return check(cl.finish(ocl.q), "finish"); }
 static double cl_kernel_seconds(void) { return last_seconds; }
-
-const char *cg_cl_device_name(void) { return ocl.ok ? ocl.name : NULL; }
 
 cg_device cg_device_cl = {
   .name = "CL",
