@@ -41,6 +41,12 @@
 
 #define HALF_HELPERS HALF_TYPE HALF_SOFT HALF_COMMON
 
+/* GPU vector registers: component i (1..3) of a 4-vector, and setting component i */
+#define VECTOR_LANES                                                                             \
+  "#define CG_VGET(v, i) ((i) == 1 ? (v).y : (i) == 2 ? (v).z : (v).w)\n"                        \
+  "#define CG_VSET(v, i, e) do { if ((i) == 0) (v).x = (e); else if ((i) == 1) (v).y = (e);"    \
+  " else if ((i) == 2) (v).z = (e); else (v).w = (e); } while (0)\n"
+
 /* cg_exp2f/cg_log2f as source text: the interpreter compiles the same lines (src/ir/alu.c) */
 #define CG_MATHFN(...) #__VA_ARGS__ "\n"
 
@@ -73,7 +79,9 @@ const cg_dialect cg_dialect_cuda = {
       "#define u2f32(x) __uint_as_float(x)\n"
       "#define f2u64(x) ((unsigned long long)__double_as_longlong(x))\n"
       "#define u2f64(x) __longlong_as_double((long long)(x))\n"
-      HALF_TYPE HALF_PTX HALF_COMMON,
+      "#define CG_VLOAD(T, p) (*(const T *)(p))\n"
+      "#define CG_VSTORE(T, p, v) (*(T *)(p) = (v))\n"
+      VECTOR_LANES HALF_TYPE HALF_PTX HALF_COMMON,
   .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
   .math_prefix = "", .math_f_suffix = 1,
   .nan = "__uint_as_float(0x7fc00000u)", .inf = "__uint_as_float(0x7f800000u)",
@@ -95,7 +103,9 @@ const cg_dialect cg_dialect_opencl = {
       "#define u2f32(x) as_float(x)\n"
       "#define f2u64(x) as_ulong(x)\n"
       "#define u2f64(x) as_double(x)\n"
-      HALF_HELPERS,
+      "#define CG_VLOAD(T, p) vload4(0, p)\n"
+      "#define CG_VSTORE(T, p, v) vstore4(v, 0, p)\n"
+      VECTOR_LANES HALF_HELPERS,
   .i64 = "long", .u64 = "ulong", .lit_i64 = "L", .lit_u64 = "UL",
   .math_prefix = "", .math_f_suffix = 0,
   .nan = "NAN", .inf = "INFINITY",

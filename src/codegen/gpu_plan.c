@@ -30,14 +30,24 @@ int64_t cg_gpu_global_count(const cg_program *p, const int64_t *vars) {
   return n;
 }
 
-/* the longest reduce loop that is not inside another reduce loop */
+/* the lanes of the UNROLL loop directly inside reduce loop r (4 consecutive elements a step), or 1 */
+static int64_t unrolled_lanes(const cg_program *p, int r) {
+  for (int k = r + 1; k < p->nins; k++) {
+    const cg_inst *in = &p->ins[k];
+    if (in->op == OP_ENDRANGE && in->src[0] == r) break;
+    if (in->op == OP_RANGE) return in->ival2 == RANGE_UNROLL ? trip_count(p, in, NULL) : 1;
+  }
+  return 1;
+}
+
+/* the longest reduce loop (in elements) that is not inside another reduce loop */
 static int64_t longest_top_reduce(const cg_program *p) {
   int64_t longest = 0;
   int depth = 0;
   for (int i = 0; i < p->nins; i++) {
     const cg_inst *in = &p->ins[i];
     if (in->op == OP_RANGE && in->ival2 == RANGE_REDUCE) {
-      int64_t n = trip_count(p, in, NULL);
+      int64_t n = trip_count(p, in, NULL) * unrolled_lanes(p, i);
       if (!depth && n > longest) longest = n;
       depth++;
     } else if (in->op == OP_ENDRANGE && p->ins[in->src[0]].ival2 == RANGE_REDUCE) {

@@ -26,7 +26,11 @@ static uop *substitute(uop_ctx *c, uop *root, uop *from, uop *to) {
 
 static int lanes_for(int dtype) { return cg_dtype_size(dtype) >= 8 ? 8 : 16; }
 
-typedef struct { cg_lowered *l; int applied; } unroller;
+/* lanes: a fixed lane count that must divide the range and read consecutive elements along it
+   (GPU: four lanes are one vector load), or 0 for the CPU rule (the widest that divides) */
+typedef struct { cg_lowered *l; int applied, lanes; } unroller;
+
+static int unit_loads_along(uop *u, uop *r, int64_t block);
 
 /* Only floats: the compiler already vectorizes integer reductions (wrapping adds reassociate),
    and gcc 12.2 -O2 -mavx2 miscompiles the unrolled-lane pattern for int accumulators (a sum of
@@ -36,9 +40,10 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   if (u->op != OP_REDUCE || u->src[u->nsrc - 1]->ival2 != RANGE_REDUCE || !cg_dtype_is_float(u->dtype))
     return NULL;
   uop *r = u->src[u->nsrc - 1];
-  int64_t n = r->vmax + 1, k = lanes_for(u->dtype);
-  while (k > 4 && n % k) k--; /* the widest lane count that divides the range */
+  int64_t n = r->vmax + 1, k = un->lanes ? un->lanes : lanes_for(u->dtype);
+  while (!un->lanes && k > 4 && n % k) k--; /* the widest lane count that divides the range */
   if (r->src[0]->op != OP_CONST || n % k || n < 2 * k || u->nsrc + 1 > 9) return NULL; /* r1 >= 2: a size-1 range would fold away */
+  if (un->lanes && !unit_loads_along(u->src[0], r, k)) return NULL;
   cg_lowered *l = un->l;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
   uop *r1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
@@ -102,6 +107,32 @@ static void load_strides(uop *u, uop *r, int64_t block, cg_ptrmap *seen, cg_ptrm
   for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, block, seen, memo, good, bad);
 }
 
+/* g = the last output range (size n = g1 * k) becomes g1*k + u with u an UPCAST range of k lanes */
+static void split_last_output(cg_lowered *l, int64_t k) {
+  uop *g = l->global_range[l->nglobal - 1];
+  int64_t n = g->vmax + 1;
+  uop_ctx *c = l->c;
+  uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
+  uop *g1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
+  uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, g1, ek), lane);
+  l->sink = cg_simplify(c, substitute(c, l->sink, g, idx));
+  l->global_range[l->nglobal - 1] = g1;
+  l->global_size[l->nglobal - 1] = n / k;
+  l->global_range[l->nglobal] = lane;
+  l->global_size[l->nglobal++] = k;
+}
+
+/* some load along r, and every one reads consecutive elements in blocks */
+static int unit_loads_along(uop *u, uop *r, int64_t block) {
+  cg_ptrmap seen = {0}, memo = {0};
+  int good = 0, bad = 0;
+  load_strides(u, r, block, &seen, &memo, &good, &bad);
+  cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&memo);
+  return good && !bad;
+}
+
 static int upcast_output(cg_lowered *l) {
   if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS) return 0;
   uop *g = l->global_range[l->nglobal - 1];
@@ -116,16 +147,7 @@ static int upcast_output(cg_lowered *l) {
   cg_ptrmap_free(&seen2);
   cg_ptrmap_free(&memo);
   if (!has_reduce || !good || bad) return 0;
-  uop_ctx *c = l->c;
-  uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
-  uop *g1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
-  uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
-  uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, g1, ek), lane);
-  l->sink = cg_simplify(c, substitute(c, l->sink, g, idx));
-  l->global_range[l->nglobal - 1] = g1;
-  l->global_size[l->nglobal - 1] = n / k;
-  l->global_range[l->nglobal] = lane;
-  l->global_size[l->nglobal++] = k;
+  split_last_output(l, k);
   return (int)k;
 }
 
@@ -247,7 +269,7 @@ void cg_optimize(cg_lowered *l) {
     snprintf(l->opts, sizeof l->opts, "UPCAST output x%d", up);
     return;
   }
-  unroller un = {l, 0};
+  unroller un = {l, 0, 0};
   cg_rule r = unroll_reduce;
   l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
   if (un.applied) snprintf(l->opts, sizeof l->opts, "UNROLL reduce x%d lanes (%d reduces)",
@@ -256,4 +278,49 @@ void cg_optimize(cg_lowered *l) {
 
 void cg_opt_describe(const cg_lowered *l, cg_sbuf *out) {
   cg_sbuf_printf(out, "opts: %s (%d output loops)\n", l->opts[0] ? l->opts : "none", l->nglobal);
+}
+
+/* ---- GPU: four consecutive elements per thread ----
+   An elementwise kernel whose last output dim is unit-stride in its store and in every load
+   along it takes 4 outputs per thread, and a reduce over unit-stride loads 4 elements per step:
+   the renderer turns each such group of 4 into one 16-byte load or store (render.c). */
+enum { GPU_LANES = 4 };
+
+static int has_op(uop *u, int op, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == op) return 1;
+  for (int i = 0; i < u->nsrc; i++)
+    if (has_op(u->src[i], op, seen)) return 1;
+  return 0;
+}
+
+static int gpu_upcast_elementwise(cg_lowered *l) {
+  if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS || cg_dtype_size(l->param_dtype[0]) > 4) return 0;
+  uop *g = l->global_range[l->nglobal - 1], *store = l->sink->src[0];
+  int64_t n = g->vmax + 1;
+  if (g->src[0]->op != OP_CONST || n % GPU_LANES || store->op != OP_STORE || !is_unit_term(store->src[1], g, GPU_LANES))
+    return 0;
+  cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};
+  int good = 0, bad = 0, reduces = has_op(l->sink, OP_REDUCE, &seen);
+  load_strides(l->sink, g, GPU_LANES, &seen2, &memo, &good, &bad);
+  cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&seen2);
+  cg_ptrmap_free(&memo);
+  if (reduces || bad) return 0;
+  split_last_output(l, GPU_LANES);
+  return 1;
+}
+
+void cg_optimize_gpu(cg_lowered *l) {
+  l->opts[0] = 0;
+  if (cg_env_get()->noopt) return;
+  if (gpu_upcast_elementwise(l)) {
+    snprintf(l->opts, sizeof l->opts, "UPCAST output x%d (vector access)", GPU_LANES);
+    return;
+  }
+  unroller un = {l, 0, GPU_LANES};
+  cg_rule r = unroll_reduce;
+  l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
+  if (un.applied) snprintf(l->opts, sizeof l->opts, "UNROLL reduce x%d lanes (%d reduces, vector loads)", GPU_LANES, un.applied);
 }

@@ -5,6 +5,9 @@
 #include "lower.h"
 
 void cg_optimize(cg_lowered *l);
+/* The GPU's opts: 4 consecutive elements per thread (elementwise) or per reduce step, for
+   16-byte vector loads and stores. */
+void cg_optimize_gpu(cg_lowered *l);
 /* One line per applied opt, for DEBUG=3. */
 void cg_opt_describe(const cg_lowered *l, cg_sbuf *out);
 #endif

@@ -24,6 +24,8 @@ typedef struct {
   int grouped_range;         /* instruction of the open group-strided reduce loop, or -1 */
   int first_reduce;          /* GPU: output loops after this instruction are inner loops */
   int inner_depth;           /* open inner output loops (their stores are per thread) */
+  int *vec_lane;             /* GPU: lane loop of a 4-wide vector load/store, per instruction (or -1) */
+  char *folded;              /* GPU: accumulators whose lanes were folded into lane 0 before a group combine */
 } renderer;
 
 static int is_half(int dt) { return dt == CG_F16 || dt == CG_BF16; }
@@ -228,46 +230,50 @@ static void render_gpu_entry(renderer *R) {
   R->depth++;
 }
 
-/* one accumulator combined over the group through a tree in local memory */
-static void combine_in_local_memory(renderer *R, int acc, const char *t, const alu_expr *e) {
+/* one accumulator (lvalue v) combined over the group through a tree in local memory red */
+static void combine_in_local_memory(renderer *R, const char *v, const char *red, const char *t, int op, int dt) {
   const cg_dialect *d = R->d;
   int gs = R->p->group_size;
+  char lhs[64], rhs[64];
+  snprintf(lhs, sizeof lhs, "%s[lid]", red);
+  snprintf(rhs, sizeof rhs, "%s[lid+s]", red);
+  alu_expr e = {op, dt, dt, lhs, rhs, NULL, 0};
   indent(R);
-  cg_sbuf_printf(R->b, "%s %s red%d[%d]; red%d[lid] = v%d; %s;\n", d->local_decl, t, acc, gs, acc, acc, d->barrier);
+  cg_sbuf_printf(R->b, "%s %s %s[%d]; %s[lid] = %s; %s;\n", d->local_decl, t, red, gs, red, v, d->barrier);
   indent(R);
-  cg_sbuf_printf(R->b, "for (int s = %d; s > 0; s >>= 1) { if (lid < s) red%d[lid] = ", gs / 2, acc);
-  render_expr(R, e);
+  cg_sbuf_printf(R->b, "for (int s = %d; s > 0; s >>= 1) { if (lid < s) %s[lid] = ", gs / 2, red);
+  render_expr(R, &e);
   cg_sbuf_printf(R->b, "; %s; }\n", d->barrier);
   indent(R);
-  cg_sbuf_printf(R->b, "v%d = red%d[0];\n", acc, acc);
+  cg_sbuf_printf(R->b, "%s = %s[0];\n", v, red);
 }
 
 /* within each warp by register exchange, then across warps through one slot per warp; every
    thread ends with bit-identical values (each exchange step combines the same two operands) */
-static void combine_by_shuffle(renderer *R, int acc, const char *t, int op, int dt) {
+static void combine_by_shuffle(renderer *R, const char *v, const char *red, const char *t, int op, int dt) {
   const cg_dialect *d = R->d;
   int gs = R->p->group_size;
-  char self[24], other[64], slot[48];
-  snprintf(self, sizeof self, "v%d", acc);
-  snprintf(other, sizeof other, d->warp_shuffle, self);
-  alu_expr e = {op, dt, dt, self, "o_", NULL, 0};
+  char other[96], slot[64];
+  snprintf(other, sizeof other, d->warp_shuffle, v);
+  alu_expr e = {op, dt, dt, v, "o_", NULL, 0};
   indent(R); /* the exchange runs on every lane, outside the op's conditional operands */
-  cg_sbuf_printf(R->b, "for (int s = 16; s > 0; s >>= 1) { const %s o_ = %s; v%d = ", t, other, acc);
+  cg_sbuf_printf(R->b, "for (int s = 16; s > 0; s >>= 1) { const %s o_ = %s; %s = ", t, other, v);
   render_expr(R, &e);
   cg_sbuf_printf(R->b, "; }\n");
   if (gs <= 32) return;
   indent(R);
-  cg_sbuf_printf(R->b, "%s %s red%d[%d]; if ((lid & 31) == 0) red%d[lid >> 5] = v%d; %s; v%d = red%d[0];\n",
-                 d->local_decl, t, acc, gs / 32, acc, acc, d->barrier, acc, acc);
-  snprintf(slot, sizeof slot, "red%d[w]", acc);
-  alu_expr f = {op, dt, dt, self, slot, NULL, 0};
+  cg_sbuf_printf(R->b, "%s %s %s[%d]; if ((lid & 31) == 0) %s[lid >> 5] = %s; %s; %s = %s[0];\n",
+                 d->local_decl, t, red, gs / 32, red, v, d->barrier, v, red);
+  snprintf(slot, sizeof slot, "%s[w]", red);
+  alu_expr f = {op, dt, dt, v, slot, NULL, 0};
   indent(R);
-  cg_sbuf_printf(R->b, "for (int w = 1; w < %d; w++) v%d = ", gs / 32, acc);
+  cg_sbuf_printf(R->b, "for (int w = 1; w < %d; w++) %s = ", gs / 32, v);
   render_expr(R, &f);
   cg_sbuf_printf(R->b, ";\n");
 }
 
-/* the accumulators assigned inside the loop [start, end): each is combined across the group */
+/* the accumulators assigned inside the loop [start, end): each is combined across the group; an
+   unrolled one's lanes are first folded into lane 0 (one combine instead of one per lane) */
 static void render_group_combine(renderer *R, int start, int end) {
   const cg_program *p = R->p;
   for (int i = start; i < end; i++) {
@@ -278,16 +284,22 @@ static void render_group_combine(renderer *R, int start, int end) {
     if (seen) continue;
     int dt = p->ins[acc].dtype, op = (int)p->ins[acc].ival;
     const char *t = reg_type(R->d, dt);
-    int word = is_half(dt) || cg_dtype_size(dt) >= 4; /* shuffles move 32- and 64-bit registers */
-    if (R->d->warp_shuffle && word && p->group_size % 32 == 0) {
-      combine_by_shuffle(R, acc, t, op, dt);
-      continue;
+    char v[24], red[24];
+    snprintf(v, sizeof v, p->ins[acc].ival2 > 1 ? "v%d[0]" : "v%d", acc);
+    snprintf(red, sizeof red, "red%d", acc);
+    for (int64_t l = 1; l < p->ins[acc].ival2; l++) {
+      char lane[48];
+      snprintf(lane, sizeof lane, "v%d[%lld]", acc, (long long)l);
+      alu_expr e = {op, dt, dt, v, lane, NULL, 0};
+      indent(R);
+      cg_sbuf_printf(R->b, "%s = ", v);
+      render_expr(R, &e);
+      cg_sbuf_printf(R->b, ";\n");
     }
-    char lhs[48], rhs[48];
-    snprintf(lhs, sizeof lhs, "red%d[lid]", acc);
-    snprintf(rhs, sizeof rhs, "red%d[lid+s]", acc);
-    alu_expr e = {op, dt, dt, lhs, rhs, NULL, 0};
-    combine_in_local_memory(R, acc, t, &e);
+    R->folded[acc] = 1;
+    int word = is_half(dt) || cg_dtype_size(dt) >= 4; /* shuffles move 32- and 64-bit registers */
+    if (R->d->warp_shuffle && word && p->group_size % 32 == 0) combine_by_shuffle(R, v, red, t, op, dt);
+    else combine_in_local_memory(R, v, red, t, op, dt);
   }
 }
 
@@ -318,6 +330,21 @@ static int lane_loop_vectorizes(const cg_program *p, int i) {
   return 1;
 }
 
+/* GPU: the 4-element registers of the vector loads and stores in lane loop i (vector_access.c) */
+static void declare_vectors(renderer *R, int i) {
+  const cg_program *p = R->p;
+  int any = 0;
+  for (int k = i + 1; k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == i); k++) {
+    if (R->vec_lane[k] != i) continue;
+    cg_sbuf_printf(R->b, "%s vec%d; ", cg_vector_type(p->params[p->ins[p->ins[k].src[0]].ival].dtype), k);
+    any = 1;
+  }
+  if (any) {
+    cg_sbuf_puts(R->b, "\n");
+    indent(R);
+  }
+}
+
 static void render_range(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
@@ -341,6 +368,7 @@ static void render_range(renderer *R, int i) {
      shuffle-heavy vectorization of the loop around them, or none (a NaN-propagating max) */
   int tile = R->d->tile_barrier && in->ival2 == RANGE_REDUCE && encloses_tile(p, i);
   int roll = in->ival2 == RANGE_UNROLL && !R->d->gpu && lane_loop_vectorizes(p, i);
+  if (R->vec_lane) declare_vectors(R, i);
   if (in->ival2 == RANGE_UPCAST || (in->ival2 == RANGE_UNROLL && !roll)) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
     indent(R);
@@ -421,7 +449,7 @@ static void render_reduce(renderer *R, int i, const cg_inst *in) { /* one lane, 
     return;
   }
   cg_sbuf_printf(R->b, "%s v%d = v%d[0];\n", t, i, in->src[0]);
-  for (int64_t l = 1; l < in->ival2; l++) {
+  for (int64_t l = 1; l < in->ival2 && !(R->folded && R->folded[in->src[0]]); l++) {
     char self[24], lane[48];
     snprintf(self, sizeof self, "v%d", i);
     snprintf(lane, sizeof lane, "v%d[%lld]", in->src[0], (long long)l);
@@ -431,6 +459,28 @@ static void render_reduce(renderer *R, int i, const cg_inst *in) { /* one lane, 
     render_expr(R, &e);
     cg_sbuf_printf(R->b, ";\n");
   }
+}
+
+/* lanes 0, 4, ... load 4 elements into vecI; the others read their component (after the loop is
+   unrolled, every lane index is a constant and the selects fold away) */
+static void render_vector_load(renderer *R, int i, int param) {
+  const cg_inst *in = &R->p->ins[i];
+  const char *vt = cg_vector_type(R->p->params[param].dtype);
+  int lane = R->vec_lane[i];
+  indent(R);
+  cg_sbuf_printf(R->b, "const %s v%d = %s((v%d & 3) ? CG_VGET(vec%d, v%d & 3) : (vec%d = CG_VLOAD(%s, data%d + v%d)).x);\n",
+                 reg_type(R->d, in->dtype), i, load_conv(in->dtype), lane, i, lane, i, vt, param, in->src[1]);
+}
+
+/* each lane fills its component of vecI; the last of every 4 stores them together */
+static void render_vector_store(renderer *R, int i) {
+  const cg_inst *in = &R->p->ins[i];
+  long long param = R->p->ins[in->src[0]].ival;
+  const char *vt = cg_vector_type(R->p->params[param].dtype);
+  int lane = R->vec_lane[i];
+  indent(R);
+  cg_sbuf_printf(R->b, "CG_VSET(vec%d, v%d & 3, %s(v%d)); if ((v%d & 3) == 3) CG_VSTORE(%s, data%lld + v%d - 3, vec%d);\n",
+                 i, lane, store_conv(in->dtype), in->src[2], lane, vt, param, in->src[1], i);
 }
 
 static void render_ins(renderer *R, int i) {
@@ -457,6 +507,10 @@ static void render_ins(renderer *R, int i) {
     return;
   case OP_LOAD: {
     int pk = (int)p->ins[in->src[0]].ival;
+    if (R->vec_lane && R->vec_lane[i] >= 0) {
+      render_vector_load(R, i, pk);
+      return;
+    }
     indent(R);
     cg_sbuf_printf(R->b, "const %s v%d = ", t, i);
     if (in->nsrc == 3) cg_sbuf_printf(R->b, "v%d ? %s(data%d[v%d]) : 0;\n", in->src[2], load_conv(in->dtype), pk, in->src[1]);
@@ -464,6 +518,10 @@ static void render_ins(renderer *R, int i) {
     return;
   }
   case OP_STORE:
+    if (R->vec_lane && R->vec_lane[i] >= 0) {
+      render_vector_store(R, i);
+      return;
+    }
     indent(R);
     if (R->d->gpu && p->group_size && !R->inner_depth) cg_sbuf_printf(R->b, "if (lid == 0) ");
     cg_sbuf_printf(R->b, "data%lld[v%d] = %s(v%d);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
@@ -507,7 +565,8 @@ static void render_signature(const renderer *R) {
 
 char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
-  renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0};
+  renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0,
+                d->gpu ? cg_vector_accesses(p) : NULL, d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL};
   cg_sbuf_puts(&b, d->prelude);
   cg_sbuf_puts(&b, "\n");
   render_signature(&R);
@@ -515,5 +574,7 @@ char *cg_render(const cg_program *p, const cg_dialect *d) {
   for (int i = 0; i < p->nins; i++) render_ins(&R, i);
   if (d->gpu && !p->group_size) cg_sbuf_printf(&b, "  }\n");
   cg_sbuf_printf(&b, "}\n");
+  free(R.vec_lane);
+  free(R.folded);
   return b.s;
 }

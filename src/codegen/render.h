@@ -37,6 +37,12 @@ extern const cg_dialect cg_dialect_c, cg_dialect_cuda, cg_dialect_opencl;
 char *cg_render(const cg_program *p, const cg_dialect *d);
 static inline char *cg_render_c(const cg_program *p) { return cg_render(p, &cg_dialect_c); }
 
+/* GPU: for each instruction, the lane loop whose 4 consecutive lanes one vector load or store
+   serves (vector_access.c), or -1; malloc'ed, nins entries. */
+int *cg_vector_accesses(const cg_program *p);
+/* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */
+const char *cg_vector_type(int dtype);
+
 /* GPU launch plan: decides p->group_size (reduce split across a work-group) and p->local_size. */
 void cg_gpu_plan(cg_program *p);
 /* The first top-level reduce loop's instruction (nins if none): grouped kernels stride the output

@@ -49,9 +49,10 @@ static void name_kernel(cg_program *p) {
 static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dialect *d) {
   cg_lowered l;
   if (cg_lower(s, it, &l) != 0) return NULL;
-  if (!d->gpu) cg_optimize(&l);
   cg_tc_plan tc;
   int tensor_cores = d == &cg_dialect_cuda && !cg_env_get()->noopt && cg_tc_match(&l, &tc);
+  if (!d->gpu) cg_optimize(&l);
+  else if (!tensor_cores) cg_optimize_gpu(&l);
   cg_program *p = cg_linearize(&l);
   name_kernel(p);
   if (cg_env_get()->debug >= 3) {

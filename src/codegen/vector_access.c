@@ -1,0 +1,90 @@
+/* Which loads and stores of a GPU program can move 4 elements at once. A lane loop (UPCAST or
+   UNROLL range, trip count a multiple of 4) whose body reads data[base + lane], with base a
+   multiple of 4 that does not change with the lane, reads 4 consecutive, 16-byte-aligned (for 4-byte
+   elements) values every 4 lanes: one vector load at lanes 0, 4, ... serves the next three.
+   Buffers are whole device allocations (256-byte aligned; kernels never get offset pointers),
+   so base % 4 == 0 is all the alignment takes. */
+#include <stdlib.h>
+#include <string.h>
+#include "../base/base.h"
+#include "../ir/uop.h"
+#include "render.h"
+
+enum { VEC = 4, BIG_DIVISOR = 1 << 30 };
+
+/* a number that always divides the value of instruction i (1 when nothing is known) */
+static int64_t known_divisor(const cg_program *p, int i) {
+  const cg_inst *in = &p->ins[i];
+  switch (in->op) {
+  case OP_CONST: return in->ival == 0 ? BIG_DIVISOR : in->ival < 0 ? -in->ival : in->ival;
+  case OP_MUL: {
+    int64_t a = known_divisor(p, in->src[0]), b = known_divisor(p, in->src[1]);
+    return a >= BIG_DIVISOR || b >= BIG_DIVISOR || a * b >= BIG_DIVISOR ? BIG_DIVISOR : a * b;
+  }
+  case OP_ADD: {
+    int64_t a = known_divisor(p, in->src[0]), b = known_divisor(p, in->src[1]);
+    while (b) { int64_t t = a % b; a = b; b = t; } /* gcd */
+    return a;
+  }
+  default: return 1;
+  }
+}
+
+/* memo[i]: 0 unknown, 1 no, 2 yes; instructions before r cannot use it (execution order) */
+static int uses(const cg_program *p, int i, int r, char *memo) {
+  if (i == r) return 1;
+  if (i < r) return 0;
+  if (!memo[i]) {
+    const cg_inst *in = &p->ins[i];
+    int u = 0;
+    for (int s = 0; s < in->nsrc && !u; s++) u = uses(p, in->src[s], r, memo);
+    memo[i] = (char)(u ? 2 : 1);
+  }
+  return memo[i] == 2;
+}
+
+/* the index is a sum in which lane r appears once, alone, and every other term is a multiple
+   of VEC that does not depend on r; *lane_terms counts the r terms */
+static int aligned_plus_lane(const cg_program *p, int idx, int r, int *lane_terms, char *memo) {
+  if (idx == r) return ++*lane_terms == 1;
+  const cg_inst *in = &p->ins[idx];
+  if (in->op == OP_ADD)
+    return aligned_plus_lane(p, in->src[0], r, lane_terms, memo) && aligned_plus_lane(p, in->src[1], r, lane_terms, memo);
+  return !uses(p, idx, r, memo) && known_divisor(p, idx) % VEC == 0;
+}
+
+/* 2- and 4-byte elements (OpenCL's vload4 has no overload for `signed char`, and byte tensors
+   are rarely the bandwidth that matters) */
+static int vector_size_ok(int dtype) { int s = cg_dtype_size(dtype); return s == 2 || s == 4; }
+
+int *cg_vector_accesses(const cg_program *p) {
+  int *lane_of = cg_xmalloc((size_t)(p->nins ? p->nins : 1) * sizeof(int));
+  char *memo = cg_xmalloc((size_t)(p->nins ? p->nins : 1));
+  int stack[64], depth = 0;
+  for (int i = 0; i < p->nins; i++) {
+    const cg_inst *in = &p->ins[i];
+    lane_of[i] = -1;
+    if (in->op == OP_RANGE && depth < 64) stack[depth++] = i;
+    if (in->op == OP_ENDRANGE && depth) depth--;
+    int load = in->op == OP_LOAD && in->nsrc == 2, store = in->op == OP_STORE && !p->group_size;
+    if (!depth || !(load || store)) continue;
+    const cg_inst *r = &p->ins[stack[depth - 1]]; /* the innermost open loop: the lane loop */
+    const cg_inst *end = &p->ins[r->src[0]];
+    int lanes = 0, dt = store ? p->ins[in->src[2]].dtype : in->dtype;
+    if ((r->ival2 != RANGE_UPCAST && r->ival2 != RANGE_UNROLL) || end->op != OP_CONST || end->ival % VEC ||
+        !vector_size_ok(store ? p->params[p->ins[in->src[0]].ival].dtype : dt))
+      continue;
+    memset(memo, 0, (size_t)p->nins);
+    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], &lanes, memo) && lanes == 1) lane_of[i] = stack[depth - 1];
+  }
+  free(memo);
+  return lane_of;
+}
+
+const char *cg_vector_type(int dtype) {
+  static const char *const names[] = {
+    [CG_I16] = "short4", [CG_U16] = "ushort4",
+    [CG_F16] = "ushort4", [CG_BF16] = "ushort4", [CG_I32] = "int4", [CG_U32] = "uint4", [CG_F32] = "float4",
+  };
+  return dtype >= 0 && dtype < (int)(sizeof names / sizeof *names) ? names[dtype] : NULL;
+}
