@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """cgrad on a GPU against PyTorch on the same GPU, in the same process.
 
-usage: [ALLOW_TF32=1] python3 bench/bench_gpu.py [--device CUDA] [--quick] [--matmul-only]
+usage: [ALLOW_TF32=1] python3 bench/bench_gpu.py [--device CUDA] [--quick] [--matmul-only | --memory-only]
 
 Prints one JSON object per line: {"name", "value", "unit", "ref_name", "ref_value", "ratio"}.
 Bandwidth counts the bytes each op must move at least (inputs read once, output written once),
@@ -138,4 +138,5 @@ if __name__ == "__main__":
                       "device": DEVICE}), flush=True)
     if "--matmul-only" not in sys.argv:
         memory_bound()
-    matmuls()
+    if "--memory-only" not in sys.argv:
+        matmuls()

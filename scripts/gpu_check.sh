@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool): build, then run the named parts with DEV=CUDA, logs to $OUT.
-# usage: scripts/gpu_check.sh PART...   parts: sanity oom ctests optests pytests tc train bench benchquick
+# usage: scripts/gpu_check.sh PART...   parts: sanity oom ctests optests pytests tc train bench bench_noopt benchquick
 # It has no network and no apt: the build uses what is there; Fashion-MNIST comes in .data/.
 set -u
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
@@ -49,6 +49,7 @@ print('after OOM:', (a * 2).tolist(), Tensor.ones(1000).sum().item())" ;;
   train) run train 500 ./build/cgrad train fashion-mnist --device CUDA ;;
   bench) run bench 400 $PY bench/bench_gpu.py
          run bench_tf32 200 env ALLOW_TF32=1 $PY bench/bench_gpu.py --matmul-only ;;
+  bench_noopt) run bench_noopt 300 env NOOPT=1 $PY bench/bench_gpu.py --memory-only ;;
   tc) run tc 200 $PY tests/test_matmul_dtypes.py
       run tc_tf32 200 env ALLOW_TF32=1 $PY tests/test_matmul_dtypes.py ;;
   benchquick) run benchquick 200 $PY bench/bench_gpu.py --quick ;;

@@ -312,6 +312,22 @@ static int gpu_upcast_elementwise(cg_lowered *l) {
   return 1;
 }
 
+/* a reduce that some output range does not change: a row reduce fused into the consumer that
+   broadcasts it (softmax, layernorm) */
+static int reduce_broadcast_in_kernel(cg_lowered *l) {
+  cg_ptrmap seen = {0};
+  int reduces = has_op(l->sink, OP_REDUCE, &seen), broadcast = 0;
+  cg_ptrmap_free(&seen);
+  for (int d = 0; d < l->nglobal && reduces && !broadcast; d++) {
+    cg_ptrmap memo = {0};
+    seen = (cg_ptrmap){0};
+    broadcast = !find_reduce_along(l->sink, l->global_range[d], &seen, &memo); /* d only broadcasts them */
+    cg_ptrmap_free(&seen);
+    cg_ptrmap_free(&memo);
+  }
+  return broadcast;
+}
+
 void cg_optimize_gpu(cg_lowered *l) {
   l->opts[0] = 0;
   if (cg_env_get()->noopt) return;
@@ -319,6 +335,9 @@ void cg_optimize_gpu(cg_lowered *l) {
     snprintf(l->opts, sizeof l->opts, "UPCAST output x%d (vector access)", GPU_LANES);
     return;
   }
+  /* fused row kernels stay scalar: on an H200, layernorm 16384x4096 ran at 3090 GB/s with its
+     two row reduces unrolled for vector loads and 3610 GB/s without (softmax: no difference) */
+  if (reduce_broadcast_in_kernel(l)) return;
   unroller un = {l, 0, GPU_LANES};
   cg_rule r = unroll_reduce;
   l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
