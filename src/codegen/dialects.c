@@ -67,6 +67,7 @@ const cg_dialect cg_dialect_c = {
   .nan = "__builtin_nan(\"\")", .inf = "__builtin_inf()",
   .unroll = "#pragma GCC unroll",
   .exp2_f32 = "cg_exp2f", .log2_f32 = "cg_log2f",
+  .fma_f32 = "__builtin_fmaf", .fma_f64 = "__builtin_fma",
   .tile_barrier = "__asm__ volatile(\"\");",
 };
 
@@ -85,6 +86,7 @@ const cg_dialect cg_dialect_cuda = {
   .i64 = "long long", .u64 = "unsigned long long", .lit_i64 = "LL", .lit_u64 = "ULL",
   .math_prefix = "", .math_f_suffix = 1,
   .nan = "__uint_as_float(0x7fc00000u)", .inf = "__uint_as_float(0x7f800000u)",
+  .fma_f32 = "fmaf", .fma_f64 = "fma",
   .unroll = "#pragma unroll",
   .kernel_decl = "extern \"C\" __global__ void",
   .global_ptr = "", .restrict_kw = "__restrict__",
@@ -109,6 +111,7 @@ const cg_dialect cg_dialect_opencl = {
   .i64 = "long", .u64 = "ulong", .lit_i64 = "L", .lit_u64 = "UL",
   .math_prefix = "", .math_f_suffix = 0,
   .nan = "NAN", .inf = "INFINITY",
+  .fma_f32 = "fma", .fma_f64 = "fma",
   .unroll = "#pragma unroll",
   .kernel_decl = "__kernel void",
   .global_ptr = "__global ", .restrict_kw = "restrict",

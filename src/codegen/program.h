@@ -3,6 +3,7 @@
 #ifndef CG_PROGRAM_H
 #define CG_PROGRAM_H
 #include <stdint.h>
+#include "../ir/uop.h"
 
 typedef struct {
   uint8_t op, dtype, nsrc;
@@ -32,10 +33,22 @@ typedef struct cg_program {
   int group_size;       /* GPU: threads sharing each top-level reduce (0: one thread per output) */
   int local_size;       /* GPU: threads per work-group */
   int64_t launch_threads; /* GPU: fixed thread count (tensor-core tiles), or 0: from the loops */
+  int reads_output;     /* the kernel reads its output back (staged values): never run in place */
   char *source;         /* rendered C (CPU dialect) */
   uint64_t key;         /* hash of the source */
   char *ast_dump;       /* DEBUG=3 text */
 } cg_program;
 
 void cg_program_free(cg_program *p);
+
+/* ASSIGN `in` accumulates a product (acc += a * b in float32/64): the renderers and the
+   interpreter both compute it as one fused multiply-add, acc = fma(a, b, acc), so they agree
+   exactly (one rounding, as BLAS libraries do); a matmul's or convolution's inner step is then
+   one instruction. */
+static inline int cg_assign_is_fma(const cg_program *p, const cg_inst *in) {
+  const cg_inst *v = &p->ins[in->src[1]];
+  return in->op == OP_ASSIGN && in->ival == OP_ADD && (in->dtype == CG_F32 || in->dtype == CG_F64) &&
+         v->op == OP_MUL && v->dtype == in->dtype && p->ins[v->src[0]].dtype == in->dtype &&
+         p->ins[v->src[1]].dtype == in->dtype;
+}
 #endif

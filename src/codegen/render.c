@@ -433,9 +433,15 @@ static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane)
   char acc[48], val[24];
   if (in->nsrc == 3) snprintf(acc, sizeof acc, "v%d[v%d]", in->src[0], in->src[2]);
   else snprintf(acc, sizeof acc, "v%d", in->src[0]);
+  indent(R);
+  if (cg_assign_is_fma(R->p, in)) {
+    const cg_inst *mul = &R->p->ins[in->src[1]];
+    cg_sbuf_printf(R->b, "%s = %s(v%d, v%d, %s);\n", acc, in->dtype == CG_F64 ? R->d->fma_f64 : R->d->fma_f32,
+                   mul->src[0], mul->src[1], acc);
+    return;
+  }
   snprintf(val, sizeof val, "v%d", in->src[1]);
   alu_expr e = {(int)in->ival, in->dtype, in->dtype, acc, val, NULL, 0};
-  indent(R);
   cg_sbuf_printf(R->b, "%s = ", acc);
   render_expr(R, &e);
   cg_sbuf_printf(R->b, ";\n");

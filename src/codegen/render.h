@@ -16,6 +16,7 @@ typedef struct cg_dialect {
   const char *unroll;        /* pragma line for UPCAST loops */
   /* float32 (and half, computed in float) EXP2/LOG2 spellings; NULL: prefix + exp2f/log2f */
   const char *exp2_f32, *log2_f32;
+  const char *fma_f32, *fma_f64;  /* fused multiply-add (acc += a * b, cg_assign_is_fma) */
   /* first statement of a reduce loop around a register tile (C: an empty asm). gcc would
      otherwise vectorize that loop itself, as one in-order reduction per accumulator with lanes
      extracted one by one; the asm keeps it scalar, and the unrolled tile goes to the

@@ -57,7 +57,7 @@ static int safe_in_place(cg_schedule *s, int slot, cg_buffer *b) {
     if (reads_old(s, &s->items[k], b, slot)) return 0;
   if (!reads_old(s, &s->items[w], b, slot)) return 1;
   cg_ptrmap seen = {0};
-  int bad = s->items[w].is_copy || reads_elsewhere(s, t->node, t->node, b, 0, &seen);
+  int bad = s->items[w].is_copy || s->items[w].reads_output || reads_elsewhere(s, t->node, t->node, b, 0, &seen);
   cg_ptrmap_free(&seen);
   return !bad;
 }

@@ -7,6 +7,7 @@
 #include "../codegen/linearize.h"
 #include "../codegen/opt.h"
 #include "../codegen/render.h"
+#include "../codegen/stage_output.h"
 #include "../codegen/tensor_cores.h"
 #include "../schedule/schedule.h"
 #include "../tensor/tensor.h"
@@ -62,6 +63,7 @@ static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dia
     p->ast_dump = b.s;
   }
   cg_lowered_free(&l);
+  if (!d->gpu && !cg_env_get()->noopt) cg_stage_through_output(p);
   if (tensor_cores) {
     p->source = cg_tc_render(p, &tc);
     return p;
@@ -94,6 +96,7 @@ static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
   if (!p) return -1;
   p->key = cg_hash_bytes(p->source, strlen(p->source), 0);
   pr->prog = p;
+  it->reads_output = p->reads_output;
   pr->handle = cg_kernel_cache_get(pr->dev, p->key);
   pr->compile_needed = !pr->handle;
   if (pr->compile_needed && cg_env_get()->nvrtc_check[0] && !(dev->dialect && dev->dialect->gpu))

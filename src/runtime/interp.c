@@ -1,6 +1,7 @@
 /* The reference interpreter: executes a program instruction by instruction with the scalar
    semantics of ir/alu.c. Slow and obviously correct; every index is bounds-checked, so a
    lowering bug shows up as an error here instead of silent garbage. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/base.h"
@@ -88,6 +89,12 @@ static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t
       break;
     case OP_ASSIGN: {
       cg_val *acc = in->nsrc == 3 ? &lanes[k->lane_base[in->src[0]] + c.i] : &reg[in->src[0]];
+      if (cg_assign_is_fma(p, in)) { /* one rounding, as the renderers do */
+        const cg_inst *mul = &p->ins[in->src[1]];
+        double x = reg[mul->src[0]].f, y = reg[mul->src[1]].f;
+        acc->f = in->dtype == CG_F64 ? fma(x, y, acc->f) : (double)fmaf((float)x, (float)y, (float)acc->f);
+        break;
+      }
       *acc = cg_alu_eval((int)in->ival, in->dtype, in->dtype, *acc, b, c);
       break;
     }

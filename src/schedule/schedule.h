@@ -7,6 +7,7 @@
 typedef struct {
   uop *root;            /* node whose value this item computes (a COPY node for copies) */
   int is_copy;
+  int reads_output;     /* its kernel reads its own output back (stage_output.c): not in place */
   int out;              /* buffer slot written */
   int *ins;             /* buffer slots read, in parameter order 1.. (set when lowered) */
   int nins;

@@ -1,0 +1,82 @@
+/* Staging through the output (src/codegen/stage_output.c): softmax's exp is stored by the loop
+   that sums it and read back by the output loop. Results against a double-precision softmax, for
+   rows that take the unrolled lanes and rows that do not; assigning a tensor its own softmax
+   reads the old values; half outputs (where the
+   round trip would round) are left alone but stay right. CPU and INTERP run the same program. */
+#include <math.h>
+#include <stdlib.h>
+#include "harness.h"
+
+static float *inputs(int rows, int cols) {
+  float *v = malloc((size_t)rows * cols * sizeof *v);
+  for (int i = 0; i < rows * cols; i++) v[i] = (float)((i * 7919) % 1000) / 125.0f - 4.0f;
+  return v;
+}
+
+/* largest relative error of got against softmax(x) along rows, in double precision */
+static double softmax_error(const float *got, const float *x, int rows, int cols) {
+  double worst = 0;
+  for (int r = 0; r < rows; r++) {
+    const float *row = x + (size_t)r * cols;
+    double m = -INFINITY, sum = 0;
+    for (int c = 0; c < cols; c++) m = fmax(m, row[c]);
+    for (int c = 0; c < cols; c++) sum += exp((double)row[c] - m);
+    for (int c = 0; c < cols; c++) {
+      double want = exp((double)row[c] - m) / sum;
+      worst = fmax(worst, fabs(got[(size_t)r * cols + c] - want) / want);
+    }
+  }
+  return worst;
+}
+
+
+static void check_softmax(int rows, int cols) {
+  float *x = inputs(rows, cols);
+  cg_tensor *t = cg_from_data(x, CG_F32, CG_SHAPE(rows, cols), NULL);
+  cg_tensor *s = cg_softmax(t, -1);
+  CHECK_EQ_INT(cg_count_kernels(&s, 1), 1);
+  float *got = th_floats(s);
+  CHECK(got && softmax_error(got, x, rows, cols) < 2e-6);
+  free(got);
+  free(x);
+}
+
+static void test_softmax_rows(void) {
+  check_softmax(64, 256);  /* 16 unrolled lanes */
+  check_softmax(37, 300);  /* 15 lanes */
+  check_softmax(5, 7);     /* too short to unroll: the reduce loop itself is the index */
+}
+
+static void test_assign_own_softmax_reads_old_values(void) {
+  enum { ROWS = 16, COLS = 512 };
+  float *x = inputs(ROWS, COLS);
+  cg_tensor *t = cg_from_data(x, CG_F32, CG_SHAPE(ROWS, COLS), NULL);
+  CHECK(cg_assign(t, cg_softmax(t, -1)) == 0);
+  float *got = th_floats(t);
+  CHECK(got && softmax_error(got, x, ROWS, COLS) < 2e-6);
+  free(got);
+  free(x);
+}
+
+static void test_half_output_not_staged_but_right(void) {
+  enum { ROWS = 8, COLS = 256 };
+  float *x = inputs(ROWS, COLS);
+  cg_tensor *t = cg_cast(cg_from_data(x, CG_F32, CG_SHAPE(ROWS, COLS), NULL), CG_F16);
+  float *rounded = th_floats(cg_cast(t, CG_F32)); /* the half inputs, exactly */
+  float *got = th_floats(cg_cast(cg_softmax(t, -1), CG_F32));
+  /* half arithmetic rounds x - max, the exp argument, exp and the quotient: a few 2^-11 each */
+  CHECK(got && rounded && softmax_error(got, rounded, ROWS, COLS) < 1e-2);
+  free(got);
+  free(rounded);
+  free(x);
+}
+
+int main(int argc, char **argv) {
+  static const th_test tests[] = {
+    {"softmax_rows", test_softmax_rows},
+    {"assign_own_softmax_reads_old_values", test_assign_own_softmax_reads_old_values},
+    {"half_output_not_staged_but_right", test_half_output_not_staged_but_right},
+    {NULL, NULL},
+  };
+  return th_run(tests, argc, argv);
+}
