@@ -2,16 +2,17 @@
 images/s, with the training step under the JIT (captured once, replayed) and without it (JIT=0:
 graph, schedule and kernel lookup every step), next to PyTorch running the same model with the
 same number of threads, measured in this run. Each cgrad figure is the median of REPEAT
-interleaved measurements (the machine is shared, so single timings are noisy). Prints one JSON
-line. Usage: bench_train.py BUILD_DIR"""
+interleaved measurements (the machine is shared, so single timings are noisy). Prints two JSON
+lines: the first step's time from an empty kernel cache and from the disk cache, then the
+throughput. Usage: bench_train.py BUILD_DIR"""
 import json, os, statistics, subprocess, sys, time
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 threads = int(os.environ.get("THREADS", os.cpu_count() or 1))
 BATCH, WARM, STEPS, REPEAT = 256, 5, 25, int(os.environ.get("REPEAT", "3"))
 
-def cgrad_run(steps, jit):
-    env = dict(os.environ, THREADS=str(threads), CACHEDIR=os.path.join(build, "bench-cache"), JIT=str(jit))
+def cgrad_run(steps, jit, cachedir=None):
+    env = dict(os.environ, THREADS=str(threads), CACHEDIR=cachedir or os.path.join(build, "bench-cache"), JIT=str(jit))
     t0 = time.perf_counter()
     out = subprocess.run([os.path.join(build, "cgrad"), "train", "fashion-mnist", "--batch", str(BATCH),
                           "--max-steps", str(steps)], capture_output=True, text=True, env=env)
@@ -27,6 +28,18 @@ def cgrad_images_per_s():
         for jit in (1, 0):
             rates[jit].append((STEPS - WARM) * BATCH / (cgrad_run(STEPS, jit) - cgrad_run(WARM, jit)))
     return {jit: statistics.median(r) for jit, r in rates.items()}
+
+def first_run_seconds():
+    """One training step from an empty kernel cache (every kernel compiled, in parallel) and again
+    with the cache on disk: the compile latency a new user sees at the first `make demo`."""
+    import shutil, tempfile
+    cold_dir = tempfile.mkdtemp(prefix="cgrad-cold-")
+    try:
+        cold = cgrad_run(1, 1, cold_dir)
+        warm = cgrad_run(1, 1, cold_dir)
+    finally:
+        shutil.rmtree(cold_dir, ignore_errors=True)
+    return cold, warm
 
 def torch_images_per_s():
     import torch, torch.nn as nn
@@ -53,6 +66,10 @@ if __name__ == "__main__":
     if not os.path.exists(data) and not os.environ.get("CGRAD_DATA"):
         print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": None, "skipped": "no Fashion-MNIST"}))
         sys.exit(0)
+    cold, warm = first_run_seconds()
+    print(json.dumps({"name": "train_first_step_cold_cache", "value": round(cold, 2), "unit": "s",
+                      "disk_cache_value": round(warm, 2), "note": "process start + data load + 1 step; "
+                      "cold: every kernel compiled (in parallel), disk: every kernel loaded from the cache"}))
     ours, ref = cgrad_images_per_s(), torch_images_per_s()
     print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": round(ours[1], 1), "unit": "images/s",
                       "no_jit_value": round(ours[0], 1), "jit_speedup": round(ours[1] / ours[0], 3),
