@@ -2,6 +2,7 @@
    (sliding windows as movement ops, so a convolution is a broadcast multiply and a sum), layers,
    normalizations, losses and attention. Each composed op's body is its formula. */
 #include <math.h>
+#include <string.h>
 #include "cgrad.h"
 #include "tensor.h"
 
@@ -134,30 +135,36 @@ static int conv_args(int n, const int64_t *stride, const int64_t *padding, const
   return 1;
 }
 
-/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k). The windows
-   (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as (N, G, rcout, *o, cin, *k)
-   and the last 1+n axes are summed. Three spatial dims merge o and k into one axis each. */
-static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, const int64_t *stride,
-                            const int64_t (*pads)[2], const int64_t *dil, int groups, const char *who) {
-  CG_CHECK(x, w);
-  cg_shape xs = x->u->shape, ws = w->u->shape;
-  if (xs.ndim != n + 2 || ws.ndim != n + 2) {
-    cg_set_error("%s: input and weight need %d dims (N, C, %d spatial), got %d and %d", who, n + 2,
-                 n, xs.ndim, ws.ndim);
-    return NULL;
-  }
-  int64_t cout = ws.d[0], cin = ws.d[1];
-  if (groups < 1 || cin * groups != xs.d[1] || cout % groups) {
-    cg_set_error("%s: input has %lld channels, weight (%lld, %lld, ...) with groups=%d does not fit",
-                 who, (long long)xs.d[1], (long long)cout, (long long)cin, groups);
-    return NULL;
-  }
-  if (bias && (bias->u->shape.ndim != 1 || bias->u->shape.d[0] != cout)) {
-    cg_set_error("%s: bias needs shape (%lld)", who, (long long)cout);
-    return NULL;
-  }
-  int64_t rcout = cout / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
-  cg_tensor *win = pool(pad_last(x, n, pads, 0), n, &ws.d[2], stride, dil, who);
+/* Integer parameters of a convolution, kept in its GRAD_FN node for the backward. */
+typedef struct {
+  int n, groups;
+  int64_t s[3], pads[3][2], d[3];
+} conv_params;
+
+enum { CONV_NPARAMS = 2 + 5 * 3 };
+
+static void conv_params_pack(const conv_params *c, int64_t *v) {
+  v[0] = c->n, v[1] = c->groups;
+  for (int j = 0; j < 3; j++)
+    v[2 + j] = c->s[j], v[5 + j] = c->pads[j][0], v[8 + j] = c->pads[j][1], v[11 + j] = c->d[j];
+}
+
+static conv_params conv_params_unpack(const int64_t *v) {
+  conv_params c = {(int)v[0], (int)v[1], {0}, {{0}}, {0}};
+  for (int j = 0; j < 3; j++)
+    c.s[j] = v[2 + j], c.pads[j][0] = v[5 + j], c.pads[j][1] = v[8 + j], c.d[j] = v[11 + j];
+  return c;
+}
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked. The
+   windows (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as
+   (N, G, rcout, *o, cin, *k) and the last 1+n axes are summed. Three spatial dims merge o and k
+   into one axis each. */
+static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
+  int n = c->n, groups = c->groups;
+  cg_shape ws = w->u->shape;
+  int64_t cin = ws.d[1], rcout = ws.d[0] / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
+  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
   CG_CHECK(win);
   int merge = 4 + 2 * n > CG_MAX_DIMS, no = merge ? 1 : n;
   const int64_t *o = &win->u->shape.d[2], *k = &ws.d[2];
@@ -186,9 +193,111 @@ static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, 
   cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(w, wsh)), red, 0);
   CG_CHECK(r);
   int64_t outd[CG_MAX_DIMS];
-  outd[0] = cout;
+  outd[0] = groups * rcout;
   for (int j = 0; j < n; j++) outd[1 + j] = o[j];
-  r = cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+  return cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+}
+
+/* d loss / d x: the transposed convolution of g (N, G*rcout, *o) back onto x's shape xs, written
+   as a stride-1 convolution of g with s-1 zeros between its elements, padded by d*(k-1) - pad
+   before, against the flipped weight with in and out channels swapped per group. Its windows
+   read g forward (the index math folds to o + k*d), where differentiating the forward windows
+   would scatter through their reshapes (division and modulo in every index). */
+static cg_tensor *conv_input_grad(cg_tensor *g, cg_tensor *w, cg_shape xs, const conv_params *c) {
+  int n = c->n, G = c->groups;
+  cg_shape ws = w->u->shape;
+  int64_t rcout = ws.d[0] / G, cin = ws.d[1];
+  cg_tensor *wt = cg_transpose(cg_reshape(w, shape_splice(ws, 0, 2, (int64_t[]){G, rcout, cin}, 3)), 1, 2);
+  cg_axes flip = {n, {0}};
+  for (int j = 0; j < n; j++) flip.v[j] = 3 + j;
+  wt = cg_reshape(cg_flip(wt, flip), shape_splice(ws, 0, 2, (int64_t[]){G * cin, rcout}, 2));
+  conv_params t = {n, G, {1, 1, 1}, {{0}}, {c->d[0], c->d[1], c->d[2]}};
+  for (int j = 0; j < n; j++) {
+    int ax = 2 + j;
+    int64_t o = g->u->shape.d[ax], s = c->s[j], span = c->d[j] * (ws.d[ax] - 1);
+    if (s > 1) { /* (o) -> (o, 1) -> pad to (o, s) -> (o*s) -> first (o-1)*s + 1 */
+      g = cg_reshape(g, shape_splice(g->u->shape, ax, 1, (int64_t[]){o, 1}, 2));
+      g = pad_axis(g, ax + 1, s - 1);
+      CG_CHECK(g);
+      g = cg_reshape(g, shape_splice(g->u->shape, ax, 2, (int64_t[]){o * s}, 1));
+      g = shrink_axis(g, ax, 0, (o - 1) * s + 1);
+      CG_CHECK(g);
+    }
+    t.pads[j][0] = span - c->pads[j][0];
+    t.pads[j][1] = xs.d[ax] + c->pads[j][0] - ((o - 1) * s + 1);
+  }
+  return conv_value(g, wt, &t, "conv backward");
+}
+
+/* d loss / d w: for each weight tap, the sum over batch and output pixels of g times the input
+   the tap met. The input's windows of size o (stride d, dilation s: the taps' spacing and the
+   outputs' spacing swap roles) give (N, G*cin, *k, *o) directly, a forward read of x. */
+static cg_tensor *conv_weight_grad(cg_tensor *g, cg_tensor *x, cg_shape ws, const conv_params *c) {
+  int n = c->n, G = c->groups, merge = 4 + 2 * n > CG_MAX_DIMS;
+  int64_t rcout = ws.d[0] / G, cin = ws.d[1], O = 1, K = 1, shp[CG_MAX_DIMS];
+  const int64_t *o = &g->u->shape.d[2], *k = &ws.d[2];
+  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, o, c->d, c->s, "conv backward");
+  CG_CHECK(win);
+  for (int j = 0; j < n; j++) {
+    win = shrink_axis(win, 2 + j, 0, k[j]); /* trailing windows no tap reaches */
+    O *= o[j], K *= k[j];
+  }
+  CG_CHECK(win);
+  /* windows (N, G, 1, cin, *k, *o) and g (N, G, rcout, 1, *1, *o), k and o merged for 3-d */
+  int m = 0, no = merge ? 1 : n;
+  shp[m++] = x->u->shape.d[0], shp[m++] = G, shp[m++] = 1, shp[m++] = cin;
+  for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
+  for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
+  cg_shape xsh = {m, {0}, {0}}, gsh = {m, {0}, {0}};
+  memcpy(xsh.d, shp, sizeof shp);
+  memcpy(gsh.d, shp, sizeof shp);
+  gsh.d[2] = rcout, gsh.d[3] = 1;
+  for (int j = 0; j < no; j++) gsh.d[4 + j] = 1;
+  cg_axes red = {1 + no, {0}};
+  for (int j = 0; j < no; j++) red.v[1 + j] = m - 1 - j;
+  cg_tensor *r = cg_sum(cg_mul(cg_reshape(win, xsh), cg_reshape(g, gsh)), red, 0);
+  return cg_reshape(r, ws);
+}
+
+static void conv_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
+  conv_params c = conv_params_unpack(u->v);
+  cg_tensor *x = tensor_wrap(uop_ref(u->src[1])), *w = tensor_wrap(uop_ref(u->src[2]));
+  if (u->src[1]->needs_grad) d[1] = conv_input_grad(g, w, x->u->shape, &c);
+  if (u->src[2]->needs_grad) d[2] = conv_weight_grad(g, x, w->u->shape, &c);
+}
+
+static const grad_rule conv_rule = {"conv", conv_backward};
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k): the value is
+   computed without gradients and differentiated by conv_backward, whose passes are
+   convolutions themselves. */
+static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, const int64_t *stride,
+                            const int64_t (*pads)[2], const int64_t *dil, int groups, const char *who) {
+  CG_CHECK(x, w);
+  cg_shape xs = x->u->shape, ws = w->u->shape;
+  if (xs.ndim != n + 2 || ws.ndim != n + 2) {
+    cg_set_error("%s: input and weight need %d dims (N, C, %d spatial), got %d and %d", who, n + 2,
+                 n, xs.ndim, ws.ndim);
+    return NULL;
+  }
+  int64_t cout = ws.d[0], cin = ws.d[1];
+  if (groups < 1 || cin * groups != xs.d[1] || cout % groups) {
+    cg_set_error("%s: input has %lld channels, weight (%lld, %lld, ...) with groups=%d does not fit",
+                 who, (long long)xs.d[1], (long long)cout, (long long)cin, groups);
+    return NULL;
+  }
+  if (bias && (bias->u->shape.ndim != 1 || bias->u->shape.d[0] != cout)) {
+    cg_set_error("%s: bias needs shape (%lld)", who, (long long)cout);
+    return NULL;
+  }
+  conv_params c = {n, groups, {1, 1, 1}, {{0}}, {1, 1, 1}};
+  for (int j = 0; j < n; j++) c.s[j] = stride[j], c.d[j] = dil[j], c.pads[j][0] = pads[j][0], c.pads[j][1] = pads[j][1];
+  int was = cg_set_grad_enabled(0);
+  cg_tensor *r = conv_value(x, w, &c, who);
+  cg_set_grad_enabled(was);
+  int64_t v[CONV_NPARAMS];
+  conv_params_pack(&c, v);
+  r = with_grad_rule(r, (cg_tensor *[]){x, w}, 2, &conv_rule, v, CONV_NPARAMS);
   if (!bias) return r;
   cg_shape bsh = {n + 1, {cout}, {0}};
   for (int j = 0; j < n; j++) bsh.d[1 + j] = 1;
