@@ -156,46 +156,153 @@ static conv_params conv_params_unpack(const int64_t *v) {
   return c;
 }
 
-/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked. The
+/* win (N, G*cin, *o, *k) (no output axes, nk kernel axes) against w (G*rcout, cin, *k): the
    windows (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as
-   (N, G, rcout, *o, cin, *k) and the last 1+n axes are summed. Three spatial dims merge o and k
-   into one axis each. */
-static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
-  int n = c->n, groups = c->groups;
+   (N, G, rcout, *o, cin, *k) and the last 1+nk axes are summed, giving (N, G*rcout, *o). Where
+   that is more than CG_MAX_DIMS axes, o and k merge into one axis each. */
+static cg_tensor *conv_contract(cg_tensor *win, cg_tensor *w, int no, int nk, int groups) {
+  CG_CHECK(win, w);
   cg_shape ws = w->u->shape;
   int64_t cin = ws.d[1], rcout = ws.d[0] / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
-  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
-  CG_CHECK(win);
-  int merge = 4 + 2 * n > CG_MAX_DIMS, no = merge ? 1 : n;
+  int merge = 4 + no + nk > CG_MAX_DIMS, mo = merge ? 1 : no, mk = merge ? 1 : nk;
   const int64_t *o = &win->u->shape.d[2], *k = &ws.d[2];
-  for (int j = 0; j < n; j++) O *= o[j], K *= k[j];
+  for (int j = 0; j < no; j++) O *= o[j];
+  for (int j = 0; j < nk; j++) K *= k[j];
   /* (N, G, cin, 1, *o, *k), expanded to rcout */
   int m = 0;
   shp[m++] = groups, shp[m++] = cin, shp[m++] = 1;
-  for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
-  for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
-  cg_tensor *xr = cg_reshape(win, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  for (int j = 0; j < mo; j++) shp[m++] = merge ? O : o[j];
+  for (int j = 0; j < mk; j++) shp[m++] = merge ? K : k[j];
+  cg_tensor *xr = cg_reshape(win, shape_splice(win->u->shape, 1, 1 + no + nk, shp, m));
   shp[2] = rcout;
-  xr = cg_expand(xr, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
+  xr = cg_expand(xr, shape_splice(win->u->shape, 1, 1 + no + nk, shp, m));
   cg_axes perm = {m + 1, {0, 1, 3}};
-  for (int j = 0; j < no; j++) perm.v[3 + j] = 4 + j;
-  perm.v[3 + no] = 2;
-  for (int j = 0; j < no; j++) perm.v[4 + no + j] = 4 + no + j;
+  for (int j = 0; j < mo; j++) perm.v[3 + j] = 4 + j;
+  perm.v[3 + mo] = 2;
+  for (int j = 0; j < mk; j++) perm.v[4 + mo + j] = 4 + mo + j;
   xr = cg_permute(xr, perm);
   /* weight (1, G, rcout, *1, cin, *k) */
   cg_shape wsh = {0, {0}, {0}};
   wsh.d[wsh.ndim++] = 1, wsh.d[wsh.ndim++] = groups, wsh.d[wsh.ndim++] = rcout;
-  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = 1;
+  for (int j = 0; j < mo; j++) wsh.d[wsh.ndim++] = 1;
   wsh.d[wsh.ndim++] = cin;
-  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = merge ? K : k[j];
-  cg_axes red = {1 + no, {0}};
-  for (int j = 0; j <= no; j++) red.v[j] = -1 - j;
+  for (int j = 0; j < mk; j++) wsh.d[wsh.ndim++] = merge ? K : k[j];
+  cg_axes red = {1 + mk, {0}};
+  for (int j = 0; j <= mk; j++) red.v[j] = -1 - j;
   cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(w, wsh)), red, 0);
   CG_CHECK(r);
   int64_t outd[CG_MAX_DIMS];
   outd[0] = groups * rcout;
-  for (int j = 0; j < n; j++) outd[1 + j] = o[j];
-  return cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+  for (int j = 0; j < no; j++) outd[1 + j] = o[j];
+  return cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + no));
+}
+
+/* ---- stride 1 on a flattened padded input ----
+   With stride 1, output pixel (o_1..o_n) meets input pixel (o_j + k_j*d_j) of the padded input
+   xp. Stored row-major with strides st (the last dim widened to W'), that is flat element
+   p + sum_j k_j*d_j*st_j for p = sum_j o_j*st_j: every tap is the flat image shifted by a
+   constant. So the convolution is computed at every p < O_1*st_1 (the W' - O_n pixels past each
+   row's end are computed and dropped) with unit-stride reads and no padding conditions: a
+   matmul-shaped kernel, (output channels x flat pixels) over (cin x taps), which gets the
+   register tile of src/codegen/opt.c. The flat copies of x (and of g for the weight gradient)
+   are kernels of their own, O(input) against the convolution's O(input x cout x taps). */
+enum { FLAT_ALIGN = 16 }; /* flat lengths a multiple of the register tile's 16 columns */
+
+typedef struct {
+  int n;
+  int64_t st[3], wide, P, L; /* strides; the last dim's width W'; outputs p < P; flat length L */
+} flat_layout;
+
+static int flat_ok(cg_tensor *x, const conv_params *c) {
+  cg_device *dev = cg_device_get(x->u->dev);
+  if (dev != &cg_device_cpu && dev != &cg_device_interp) return 0; /* GPUs keep the windows */
+  for (int j = 0; j < c->n; j++)
+    if (c->s[j] != 1) return 0;
+  return 1;
+}
+
+/* the layout for padded input dims ip (outputs o, kernel k): W' is widened (by at most a quarter)
+   so that P is a multiple of FLAT_ALIGN where that is possible */
+static flat_layout flat_plan(int n, const int64_t *ip, const int64_t *o, const int64_t *k, const int64_t *d) {
+  flat_layout f = {n, {0}, ip[n - 1], 0, 0};
+  for (int64_t wd = ip[n - 1]; wd <= ip[n - 1] + ip[n - 1] / 4; wd++) {
+    int64_t rows = 1;
+    for (int j = 0; j + 1 < n; j++) rows *= j ? ip[j] : o[0];
+    if (n > 1 && rows * wd % FLAT_ALIGN == 0) { f.wide = wd; break; }
+  }
+  f.st[n - 1] = 1;
+  for (int j = n - 2; j >= 0; j--) f.st[j] = f.st[j + 1] * (j + 1 == n - 1 ? f.wide : ip[j + 1]);
+  f.P = o[0] * f.st[0];
+  int64_t reach = f.P;
+  for (int j = 0; j < n; j++) reach += (k[j] - 1) * d[j] * f.st[j];
+  f.L = reach;
+  return f;
+}
+
+/* t (N, C, *dims) padded on the right to `to` (the last to W') and by whole rows of the first
+   dim until it holds len elements, stored, then viewed flat: (N, C, len') */
+static cg_tensor *flat_store(cg_tensor *t, int n, const int64_t *to, int64_t len) {
+  CG_CHECK(t);
+  int64_t pads[3][2], row = 1, numel;
+  for (int j = 1; j < n; j++) row *= to[j];
+  for (int j = 0; j < n; j++) pads[j][0] = 0, pads[j][1] = to[j] - t->u->shape.d[2 + j];
+  pads[0][1] += ceildiv(len, row) - to[0];
+  numel = ceildiv(len, row) * row;
+  t = cg_contiguous(pad_last(t, n, pads, 0));
+  CG_CHECK(t);
+  return cg_reshape(t, shape_splice(t->u->shape, 2, n, &numel, 1));
+}
+
+/* the padded input's dims (spatial) and the outputs of a stride-1 convolution */
+static void flat_dims(cg_shape xs, cg_shape ws, const conv_params *c, int64_t *ip, int64_t *o) {
+  for (int j = 0; j < c->n; j++) {
+    ip[j] = xs.d[2 + j] + c->pads[j][0] + c->pads[j][1];
+    o[j] = ip[j] - c->d[j] * (ws.d[2 + j] - 1);
+  }
+}
+
+/* windows of the flat input (N, C, L): (N, C, P, *k) with [p, k] = flat[p + sum k_j*d_j*st_j] */
+static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_t *k, const int64_t *d) {
+  int n = f->n;
+  for (int j = 0; j < n; j++) xf = pool_axis(xf, 2, k[j], 1, d[j] * f->st[j]); /* (N, C, o, k_j, ..., k_0) */
+  CG_CHECK(xf);
+  cg_axes perm = {3 + n, {0, 1, 2}};
+  for (int j = 0; j < n; j++) perm.v[3 + j] = 3 + n - 1 - j;
+  return shrink_axis(cg_permute(xf, perm), 2, 0, f->P);
+}
+
+static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
+  int n = c->n;
+  cg_shape xs = x->u->shape, ws = w->u->shape;
+  int64_t ip[3], o[3], to[3], pads[3][2];
+  flat_dims(xs, ws, c, ip, o);
+  flat_layout f = flat_plan(n, ip, o, &ws.d[2], c->d);
+  for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
+  memcpy(pads, c->pads, sizeof pads);
+  cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
+  /* stored: a consumer reading the dropped pixels away would otherwise inline it, and the
+     register tile needs the flat pixels as the kernel's last output dim */
+  cg_tensor *y = cg_contiguous(conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups));
+  CG_CHECK(y);
+  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
+  int64_t rows[3] = {o[0], to[1], to[2]};
+  y = cg_reshape(y, shape_splice(y->u->shape, 2, 1, rows, n));
+  for (int j = 1; j < n && y; j++) y = shrink_axis(y, 2 + j, 0, o[j]);
+  return y;
+}
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked:
+   stride 1 on the flat layout, else windows by the pool trick */
+static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
+  int n = c->n;
+  cg_shape ws = w->u->shape;
+  int64_t ip[3], o[3];
+  flat_dims(x->u->shape, ws, c, ip, o);
+  int fits = 1;
+  for (int j = 0; j < n; j++) fits &= o[j] >= 1;
+  if (fits && flat_ok(x, c)) return conv_flat(x, w, c);
+  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
+  return conv_contract(win, w, n, n, c->groups);
 }
 
 /* d loss / d x: the transposed convolution of g (N, G*rcout, *o) back onto x's shape xs, written
