@@ -274,7 +274,7 @@ static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_
 static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
   int n = c->n;
   cg_shape xs = x->u->shape, ws = w->u->shape;
-  int64_t ip[3], o[3], to[3], pads[3][2];
+  int64_t ip[3] = {0}, o[3] = {0}, to[3], pads[3][2];
   flat_dims(xs, ws, c, ip, o);
   flat_layout f = flat_plan(n, ip, o, &ws.d[2], c->d);
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
@@ -366,11 +366,54 @@ static cg_tensor *conv_weight_grad(cg_tensor *g, cg_tensor *x, cg_shape ws, cons
   return cg_reshape(r, ws);
 }
 
+/* Blocks of samples for the weight gradient's first stage: every output sums over the samples'
+   flat g and x, so with all N at once each output streams both from memory (conv2 of the demo:
+   4608 outputs x 11 MB). Summed per block of samples whose data fits WG_BLOCK_BYTES of L2, the
+   outputs of one block reuse it from cache, and a second kernel adds the blocks' partial sums.
+   The largest divisor of N whose block fits, counted in blocks. */
+enum { WG_BLOCK_BYTES = 192 << 10 };
+static int64_t weight_grad_blocks(int64_t N, int64_t bytes_per_sample) {
+  int64_t per = 1;
+  for (int64_t b = 1; b <= N; b++)
+    if (N % b == 0 && b * bytes_per_sample <= WG_BLOCK_BYTES) per = b;
+  return N / per;
+}
+
+/* the weight gradient of a stride-1 convolution on the flat layout: g stored flat with zeros at
+   the dropped pixels, so the sum over (N, flat pixels) of g times each tap's shifted input reads
+   both with unit stride and no conditions */
+static cg_tensor *conv_weight_grad_flat(cg_tensor *g, cg_tensor *x, cg_shape ws, const conv_params *c) {
+  int n = c->n, G = c->groups;
+  int64_t ip[3] = {0}, o[3] = {0}, to[3], go[3], pads[3][2], rcout = ws.d[0] / G, cin = ws.d[1];
+  flat_dims(x->u->shape, ws, c, ip, o);
+  flat_layout f = flat_plan(n, ip, o, &ws.d[2], c->d);
+  for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j], go[j] = j ? to[j] : o[0];
+  memcpy(pads, c->pads, sizeof pads);
+  cg_tensor *win = flat_windows(flat_store(pad_last(x, n, pads, 0), n, to, f.L), &f, &ws.d[2], c->d);
+  cg_tensor *gf = flat_store(g, n, go, f.P);
+  CG_CHECK(win, gf);
+  /* windows (B, N/B, G, 1, cin, *k, P) and g (B, N/B, G, rcout, 1, *1, P), summed over N/B and
+     P per block of samples first (see weight_grad_blocks), then over the B blocks */
+  int64_t N = x->u->shape.d[0], B = 6 + n <= CG_MAX_DIMS ? weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4) : 1;
+  cg_shape xsh = {6 + n, {B, N / B, G, 1, cin}, {0}}, gsh = xsh;
+  for (int j = 0; j < n; j++) xsh.d[5 + j] = ws.d[2 + j], gsh.d[5 + j] = 1;
+  xsh.d[5 + n] = gsh.d[5 + n] = f.P;
+  gsh.d[3] = rcout, gsh.d[4] = 1;
+  cg_axes to_last = {3 + n, {0, 1}}; /* (N, G*cin, P, *k) -> (N, G*cin, *k, P) */
+  for (int j = 0; j < n; j++) to_last.v[2 + j] = 3 + j;
+  to_last.v[2 + n] = 2;
+  cg_tensor *xr = cg_reshape(cg_permute(win, to_last), xsh);
+  cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(gf, gsh)), (cg_axes){2, {1, 5 + n}}, 0);
+  if (B > 1) r = cg_sum(cg_contiguous(r), CG_AXES(0), 0);
+  return cg_reshape(r, ws);
+}
+
 static void conv_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
   conv_params c = conv_params_unpack(u->v);
   cg_tensor *x = tensor_wrap(uop_ref(u->src[1])), *w = tensor_wrap(uop_ref(u->src[2]));
   if (u->src[1]->needs_grad) d[1] = conv_input_grad(g, w, x->u->shape, &c);
-  if (u->src[2]->needs_grad) d[2] = conv_weight_grad(g, x, w->u->shape, &c);
+  if (u->src[2]->needs_grad)
+    d[2] = flat_ok(x, &c) ? conv_weight_grad_flat(g, x, w->u->shape, &c) : conv_weight_grad(g, x, w->u->shape, &c);
 }
 
 static const grad_rule conv_rule = {"conv", conv_backward};
