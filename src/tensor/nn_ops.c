@@ -215,7 +215,8 @@ typedef struct {
 
 static int flat_ok(cg_tensor *x, const conv_params *c) {
   cg_device *dev = cg_device_get(x->u->dev);
-  if (dev != &cg_device_cpu && dev != &cg_device_interp) return 0; /* GPUs keep the windows */
+  if ((dev != &cg_device_cpu && dev != &cg_device_interp) || shape_has_var(x->u->shape))
+    return 0; /* GPUs keep the windows; a variable dim has no fixed flat layout */
   for (int j = 0; j < c->n; j++)
     if (c->s[j] != 1) return 0;
   return 1;
@@ -394,7 +395,7 @@ static cg_tensor *conv_weight_grad_flat(cg_tensor *g, cg_tensor *x, cg_shape ws,
   CG_CHECK(win, gf);
   /* windows (B, N/B, G, 1, cin, *k, P) and g (B, N/B, G, rcout, 1, *1, P), summed over N/B and
      P per block of samples first (see weight_grad_blocks), then over the B blocks */
-  int64_t N = x->u->shape.d[0], B = 6 + n <= CG_MAX_DIMS ? weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4) : 1;
+  int64_t N = x->u->shape.d[0], B = weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4);
   cg_shape xsh = {6 + n, {B, N / B, G, 1, cin}, {0}}, gsh = xsh;
   for (int j = 0; j < n; j++) xsh.d[5 + j] = ws.d[2 + j], gsh.d[5 + j] = 1;
   xsh.d[5 + n] = gsh.d[5 + n] = f.P;
@@ -412,8 +413,8 @@ static void conv_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
   conv_params c = conv_params_unpack(u->v);
   cg_tensor *x = tensor_wrap(uop_ref(u->src[1])), *w = tensor_wrap(uop_ref(u->src[2]));
   if (u->src[1]->needs_grad) d[1] = conv_input_grad(g, w, x->u->shape, &c);
-  if (u->src[2]->needs_grad)
-    d[2] = flat_ok(x, &c) ? conv_weight_grad_flat(g, x, w->u->shape, &c) : conv_weight_grad(g, x, w->u->shape, &c);
+  if (u->src[2]->needs_grad) /* the flat one has 6 + n axes */
+    d[2] = flat_ok(x, &c) && 6 + c.n <= CG_MAX_DIMS ? conv_weight_grad_flat(g, x, w->u->shape, &c) : conv_weight_grad(g, x, w->u->shape, &c);
 }
 
 static const grad_rule conv_rule = {"conv", conv_backward};
