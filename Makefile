@@ -70,6 +70,7 @@ fuzz: deps
 
 bench: build
 	@$(PY) bench/bench_core.py ./$(BUILD)
+	@$(PY) bench/bench_conv.py ./$(BUILD)
 	@$(PY) bench/bench_train.py ./$(BUILD)
 
 clean:

@@ -1003,6 +1003,8 @@ check("conv2d[1d]", lambda x, w, b: x.conv2d(w, b, padding=1), lambda x, w, b: F
       [f32(2, 3, 10), f32(4, 3, 3), f32(4)])
 check("conv2d[3d]", lambda x, w: x.conv2d(w, stride=2), lambda x, w: F.conv3d(x, w, stride=2),
       [f32(1, 2, 5, 5, 5), f32(2, 2, 3, 3, 3)])
+check("conv2d[3d stride 1 padding 1]", lambda x, w: x.conv2d(w, padding=1), lambda x, w: F.conv3d(x, w, padding=1),
+      [f32(2, 3, 4, 5, 6), f32(2, 3, 3, 2, 3)])
 CONVT = [("basic", (1, 3, 4, 4), (3, 2, 3, 3), False, {}),
          ("bias", (2, 3, 4, 4), (3, 2, 3, 3), True, {}),
          ("stride 2", (1, 2, 4, 4), (2, 3, 3, 3), True, dict(stride=2)),

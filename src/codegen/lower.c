@@ -211,7 +211,7 @@ static uop *value(lowerer *L, uop *node, uop **idx, uop *valid) {
   if (node->op == OP_CONST || node->op == OP_IOTA || node->op == OP_DEFINE_VAR) r = lower_leaf(L, node, idx);
   else if (cg_op_is_movement(node->op)) r = lower_movement(L, node, idx, valid);
   else if (node->op == OP_REDUCE_AXIS) r = lower_reduce(L, node, idx, valid);
-  else if (node->op == OP_CONTIGUOUS || node->op == OP_DETACH) r = value(L, node->src[0], idx, valid);
+  else if (node->op == OP_CONTIGUOUS || node->op == OP_DETACH || node->op == OP_GRAD_FN) r = value(L, node->src[0], idx, valid);
   else {
     for (int i = 0; i < node->nsrc; i++) src[i] = value(L, node->src[i], idx, valid);
     r = uop_new(L->c, node->op, node->dtype, src, node->nsrc, (uop_arg){0}, NULL);

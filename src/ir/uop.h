@@ -15,6 +15,7 @@
   /* reduce over axes (tensor graph): ival = ADD/MUL/MAX, v = axes flags */ X(REDUCE_AXIS)      \
   /* movement (tensor graph) */ X(RESHAPE) X(PERMUTE) X(EXPAND) X(PAD) X(SHRINK) X(FLIP)       \
   /* buffers */ X(CONST) X(BUFFER) X(COPY) X(CONTIGUOUS) X(DEFINE_VAR) X(DETACH)                 \
+  /* src[0]'s value; the gradient w.r.t. src[1..] comes from the cg_grad_fn in ptr */ X(GRAD_FN)  \
   /* the element's index along a 1-D tensor (arange's leaf) */ X(IOTA)                          \
   /* kernel graph */ X(RANGE) X(REDUCE) X(PARAM) X(LOAD) X(STORE) X(SINK)                       \
   /* linear program only */ X(DEFINE_ACC) X(ASSIGN) X(ENDRANGE)

@@ -30,6 +30,9 @@ typedef struct {
 
 static int is_stored(uop *u) { return u->op == OP_BUFFER || u->realized; }
 
+/* sources a kernel reads: a GRAD_FN's value only (its other sources feed the backward graph) */
+static int kernel_srcs(const uop *u) { return u->op == OP_GRAD_FN ? 1 : u->nsrc; }
+
 static void add_root(planner *p, uop *u) {
   if (cg_ptrmap_get(&p->is_root, u)) return;
   cg_ptrmap_put(&p->is_root, u, (void *)1);
@@ -49,7 +52,7 @@ static void cost(planner *p, uop *u, cg_ptrmap *seen, int *leaves, int *ops) {
   cg_ptrmap_put(seen, u, (void *)1);
   if (is_stored(u) || cg_ptrmap_get(&p->is_root, u) || u->op == OP_REDUCE_AXIS) { (*leaves)++; return; }
   if (cg_op_is_alu(u->op)) (*ops)++;
-  for (int i = 0; i < u->nsrc; i++) cost(p, u->src[i], seen, leaves, ops);
+  for (int i = 0; i < kernel_srcs(u); i++) cost(p, u->src[i], seen, leaves, ops);
 }
 
 static int worth_a_buffer(planner *p, uop *u) {
@@ -126,7 +129,7 @@ static void visit(planner *p, uop *u, int under_expand, int pure, int root) {
   } else if (!cg_op_is_alu(u->op)) {
     keeps_order = 0;
   }
-  for (int i = 0; i < u->nsrc; i++) visit(p, u->src[i], expands, keeps_order, root);
+  for (int i = 0; i < kernel_srcs(u); i++) visit(p, u->src[i], expands, keeps_order, root);
 }
 
 /* Grow the root set to a fixed point: a new root changes what the others inline. */
@@ -189,14 +192,14 @@ static void walk_inputs(orderer *o, uop *u, uop *root) {
     }
     return;
   }
-  for (int i = 0; i < u->nsrc; i++) walk_inputs(o, u->src[i], root);
+  for (int i = 0; i < kernel_srcs(u); i++) walk_inputs(o, u->src[i], root);
 }
 
 static void place(orderer *o, uop *root) {
   if (cg_ptrmap_get(&o->done, root)) return;
   cg_ptrmap_put(&o->done, root, (void *)1);
   cg_schedule *s = o->p->s;
-  for (int i = 0; i < root->nsrc; i++) walk_inputs(o, root->src[i], root);
+  for (int i = 0; i < kernel_srcs(root); i++) walk_inputs(o, root->src[i], root);
   s->items = cg_xrealloc(s->items, (s->nitems + 1) * sizeof *s->items);
   cg_sched_item *it = &s->items[s->nitems++];
   memset(it, 0, sizeof *it);

@@ -75,6 +75,21 @@ cg_tensor *cg_detach(cg_tensor *t) {
   return tmake(OP_DETACH, t->u->dtype, &t->u, 1, (uop_arg){0}, t->u->shape);
 }
 
+cg_tensor *with_grad_rule(cg_tensor *value, cg_tensor *const *inputs, int n, const grad_rule *rule,
+                          const int64_t *params, int nparams) {
+  CG_CHECK(value);
+  uop *src[3] = {value->u};
+  int need = 0;
+  for (int i = 0; i < n; i++) {
+    CG_CHECK(inputs[i]);
+    src[1 + i] = inputs[i]->u;
+    need |= inputs[i]->u->needs_grad;
+  }
+  if (!need || !grad_enabled()) return value;
+  uop_arg a = {.ptr = (void *)rule, .v = params, .nv = nparams};
+  return tmake(OP_GRAD_FN, value->u->dtype, src, 1 + n, a, value->u->shape);
+}
+
 /* ---- the gradient rules ---- */
 static cg_tensor *T(uop *u) { return tensor_wrap(uop_ref(u)); }
 static cg_tensor *fc(cg_tensor *like, double v) { return tconst_like(like, v, like->u->dtype); }
@@ -169,6 +184,7 @@ static void rule(uop *u, cg_tensor *g, cg_tensor **d) {
     }
     break;
   }
+  case OP_GRAD_FN: ((const grad_rule *)u->ptr)->backward(u, g, d); break;
   default: break; /* comparisons, bit ops, integer math, leaves: no gradient */
   }
 }

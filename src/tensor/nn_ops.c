@@ -2,6 +2,7 @@
    (sliding windows as movement ops, so a convolution is a broadcast multiply and a sum), layers,
    normalizations, losses and attention. Each composed op's body is its formula. */
 #include <math.h>
+#include <string.h>
 #include "cgrad.h"
 #include "tensor.h"
 
@@ -134,9 +135,293 @@ static int conv_args(int n, const int64_t *stride, const int64_t *padding, const
   return 1;
 }
 
-/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k). The windows
-   (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as (N, G, rcout, *o, cin, *k)
-   and the last 1+n axes are summed. Three spatial dims merge o and k into one axis each. */
+/* Integer parameters of a convolution, kept in its GRAD_FN node for the backward. */
+typedef struct {
+  int n, groups;
+  int64_t s[3], pads[3][2], d[3];
+} conv_params;
+
+enum { CONV_NPARAMS = 2 + 5 * 3 };
+
+static void conv_params_pack(const conv_params *c, int64_t *v) {
+  v[0] = c->n, v[1] = c->groups;
+  for (int j = 0; j < 3; j++)
+    v[2 + j] = c->s[j], v[5 + j] = c->pads[j][0], v[8 + j] = c->pads[j][1], v[11 + j] = c->d[j];
+}
+
+static conv_params conv_params_unpack(const int64_t *v) {
+  conv_params c = {(int)v[0], (int)v[1], {0}, {{0}}, {0}};
+  for (int j = 0; j < 3; j++)
+    c.s[j] = v[2 + j], c.pads[j][0] = v[5 + j], c.pads[j][1] = v[8 + j], c.d[j] = v[11 + j];
+  return c;
+}
+
+/* win (N, G*cin, *o, *k) (no output axes, nk kernel axes) against w (G*rcout, cin, *k): the
+   windows (N, G, cin, 1, *o, *k) meet the weight (1, G, rcout, *1, cin, *k) as
+   (N, G, rcout, *o, cin, *k) and the last 1+nk axes are summed, giving (N, G*rcout, *o). Where
+   that is more than CG_MAX_DIMS axes, o and k merge into one axis each. */
+static cg_tensor *conv_contract(cg_tensor *win, cg_tensor *w, int no, int nk, int groups) {
+  CG_CHECK(win, w);
+  cg_shape ws = w->u->shape;
+  int64_t cin = ws.d[1], rcout = ws.d[0] / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
+  int merge = 4 + no + nk > CG_MAX_DIMS, mo = merge ? 1 : no, mk = merge ? 1 : nk;
+  const int64_t *o = &win->u->shape.d[2], *k = &ws.d[2];
+  for (int j = 0; j < no; j++) O *= o[j];
+  for (int j = 0; j < nk; j++) K *= k[j];
+  /* (N, G, cin, 1, *o, *k), expanded to rcout */
+  int m = 0;
+  shp[m++] = groups, shp[m++] = cin, shp[m++] = 1;
+  for (int j = 0; j < mo; j++) shp[m++] = merge ? O : o[j];
+  for (int j = 0; j < mk; j++) shp[m++] = merge ? K : k[j];
+  cg_tensor *xr = cg_reshape(win, shape_splice(win->u->shape, 1, 1 + no + nk, shp, m));
+  shp[2] = rcout;
+  xr = cg_expand(xr, shape_splice(win->u->shape, 1, 1 + no + nk, shp, m));
+  cg_axes perm = {m + 1, {0, 1, 3}};
+  for (int j = 0; j < mo; j++) perm.v[3 + j] = 4 + j;
+  perm.v[3 + mo] = 2;
+  for (int j = 0; j < mk; j++) perm.v[4 + mo + j] = 4 + mo + j;
+  xr = cg_permute(xr, perm);
+  /* weight (1, G, rcout, *1, cin, *k) */
+  cg_shape wsh = {0, {0}, {0}};
+  wsh.d[wsh.ndim++] = 1, wsh.d[wsh.ndim++] = groups, wsh.d[wsh.ndim++] = rcout;
+  for (int j = 0; j < mo; j++) wsh.d[wsh.ndim++] = 1;
+  wsh.d[wsh.ndim++] = cin;
+  for (int j = 0; j < mk; j++) wsh.d[wsh.ndim++] = merge ? K : k[j];
+  cg_axes red = {1 + mk, {0}};
+  for (int j = 0; j <= mk; j++) red.v[j] = -1 - j;
+  cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(w, wsh)), red, 0);
+  CG_CHECK(r);
+  int64_t outd[CG_MAX_DIMS];
+  outd[0] = groups * rcout;
+  for (int j = 0; j < no; j++) outd[1 + j] = o[j];
+  return cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + no));
+}
+
+/* ---- stride 1 on a flattened padded input ----
+   With stride 1, output pixel (o_1..o_n) meets input pixel (o_j + k_j*d_j) of the padded input
+   xp. Stored row-major with strides st (the last dim widened to W'), that is flat element
+   p + sum_j k_j*d_j*st_j for p = sum_j o_j*st_j: every tap is the flat image shifted by a
+   constant. So the convolution is computed at every p < O_1*st_1 (the W' - O_n pixels past each
+   row's end are computed and dropped) with unit-stride reads and no padding conditions: a
+   matmul-shaped kernel, (output channels x flat pixels) over (cin x taps), which gets the
+   register tile of src/codegen/opt.c. The flat copies of x (and of g for the weight gradient)
+   are kernels of their own, O(input) against the convolution's O(input x cout x taps). */
+enum { FLAT_ALIGN = 16 }; /* flat lengths a multiple of the register tile's 16 columns */
+
+typedef struct {
+  int n;
+  int64_t st[3], wide, P, L; /* strides; the last dim's width W'; outputs p < P; flat length L */
+} flat_layout;
+
+static int flat_ok(cg_tensor *x, const conv_params *c) {
+  cg_device *dev = cg_device_get(x->u->dev);
+  if ((dev != &cg_device_cpu && dev != &cg_device_interp) || shape_has_var(x->u->shape))
+    return 0; /* GPUs keep the windows; a variable dim has no fixed flat layout */
+  for (int j = 0; j < c->n; j++)
+    if (c->s[j] != 1) return 0;
+  return 1;
+}
+
+/* the layout for padded input dims ip (outputs o, kernel k): W' is widened (by at most a quarter)
+   so that P is a multiple of FLAT_ALIGN where that is possible */
+static flat_layout flat_plan(int n, const int64_t *ip, const int64_t *o, const int64_t *k, const int64_t *d) {
+  flat_layout f = {n, {0}, ip[n - 1], 0, 0};
+  for (int64_t wd = ip[n - 1]; wd <= ip[n - 1] + ip[n - 1] / 4; wd++) {
+    int64_t rows = 1;
+    for (int j = 0; j + 1 < n; j++) rows *= j ? ip[j] : o[0];
+    if (n > 1 && rows * wd % FLAT_ALIGN == 0) { f.wide = wd; break; }
+  }
+  f.st[n - 1] = 1;
+  for (int j = n - 2; j >= 0; j--) f.st[j] = f.st[j + 1] * (j + 1 == n - 1 ? f.wide : ip[j + 1]);
+  f.P = o[0] * f.st[0];
+  int64_t reach = f.P;
+  for (int j = 0; j < n; j++) reach += (k[j] - 1) * d[j] * f.st[j];
+  f.L = reach;
+  return f;
+}
+
+/* t (N, C, *dims) padded on the right to `to` (the last to W') and by whole rows of the first
+   dim until it holds len elements, stored, then viewed flat: (N, C, len') */
+static cg_tensor *flat_store(cg_tensor *t, int n, const int64_t *to, int64_t len) {
+  CG_CHECK(t);
+  int64_t pads[3][2], row = 1, numel;
+  for (int j = 1; j < n; j++) row *= to[j];
+  for (int j = 0; j < n; j++) pads[j][0] = 0, pads[j][1] = to[j] - t->u->shape.d[2 + j];
+  pads[0][1] += ceildiv(len, row) - to[0];
+  numel = ceildiv(len, row) * row;
+  t = cg_contiguous(pad_last(t, n, pads, 0));
+  CG_CHECK(t);
+  return cg_reshape(t, shape_splice(t->u->shape, 2, n, &numel, 1));
+}
+
+/* the padded input's dims (spatial) and the outputs of a stride-1 convolution */
+static void flat_dims(cg_shape xs, cg_shape ws, const conv_params *c, int64_t *ip, int64_t *o) {
+  for (int j = 0; j < c->n; j++) {
+    ip[j] = xs.d[2 + j] + c->pads[j][0] + c->pads[j][1];
+    o[j] = ip[j] - c->d[j] * (ws.d[2 + j] - 1);
+  }
+}
+
+/* windows of the flat input (N, C, L): (N, C, P, *k) with [p, k] = flat[p + sum k_j*d_j*st_j] */
+static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_t *k, const int64_t *d) {
+  int n = f->n;
+  for (int j = 0; j < n; j++) xf = pool_axis(xf, 2, k[j], 1, d[j] * f->st[j]); /* (N, C, o, k_j, ..., k_0) */
+  CG_CHECK(xf);
+  cg_axes perm = {3 + n, {0, 1, 2}};
+  for (int j = 0; j < n; j++) perm.v[3 + j] = 3 + n - 1 - j;
+  return shrink_axis(cg_permute(xf, perm), 2, 0, f->P);
+}
+
+static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
+  int n = c->n;
+  cg_shape xs = x->u->shape, ws = w->u->shape;
+  int64_t ip[3] = {0}, o[3] = {0}, to[3], pads[3][2];
+  flat_dims(xs, ws, c, ip, o);
+  flat_layout f = flat_plan(n, ip, o, &ws.d[2], c->d);
+  for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
+  memcpy(pads, c->pads, sizeof pads);
+  cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
+  /* stored: a consumer reading the dropped pixels away would otherwise inline it, and the
+     register tile needs the flat pixels as the kernel's last output dim */
+  cg_tensor *y = cg_contiguous(conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups));
+  CG_CHECK(y);
+  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
+  int64_t rows[3] = {o[0], to[1], to[2]};
+  y = cg_reshape(y, shape_splice(y->u->shape, 2, 1, rows, n));
+  for (int j = 1; j < n && y; j++) y = shrink_axis(y, 2 + j, 0, o[j]);
+  return y;
+}
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked:
+   stride 1 on the flat layout, else windows by the pool trick */
+static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
+  int n = c->n;
+  cg_shape ws = w->u->shape;
+  int64_t ip[3], o[3];
+  flat_dims(x->u->shape, ws, c, ip, o);
+  int fits = 1;
+  for (int j = 0; j < n; j++) fits &= o[j] >= 1;
+  if (fits && flat_ok(x, c)) return conv_flat(x, w, c);
+  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
+  return conv_contract(win, w, n, n, c->groups);
+}
+
+/* d loss / d x: the transposed convolution of g (N, G*rcout, *o) back onto x's shape xs, written
+   as a stride-1 convolution of g with s-1 zeros between its elements, padded by d*(k-1) - pad
+   before, against the flipped weight with in and out channels swapped per group. Its windows
+   read g forward (the index math folds to o + k*d), where differentiating the forward windows
+   would scatter through their reshapes (division and modulo in every index). */
+static cg_tensor *conv_input_grad(cg_tensor *g, cg_tensor *w, cg_shape xs, const conv_params *c) {
+  int n = c->n, G = c->groups;
+  cg_shape ws = w->u->shape;
+  int64_t rcout = ws.d[0] / G, cin = ws.d[1];
+  cg_tensor *wt = cg_transpose(cg_reshape(w, shape_splice(ws, 0, 2, (int64_t[]){G, rcout, cin}, 3)), 1, 2);
+  cg_axes flip = {n, {0}};
+  for (int j = 0; j < n; j++) flip.v[j] = 3 + j;
+  wt = cg_reshape(cg_flip(wt, flip), shape_splice(ws, 0, 2, (int64_t[]){G * cin, rcout}, 2));
+  conv_params t = {n, G, {1, 1, 1}, {{0}}, {c->d[0], c->d[1], c->d[2]}};
+  for (int j = 0; j < n; j++) {
+    int ax = 2 + j;
+    int64_t o = g->u->shape.d[ax], s = c->s[j], span = c->d[j] * (ws.d[ax] - 1);
+    if (s > 1) { /* (o) -> (o, 1) -> pad to (o, s) -> (o*s) -> first (o-1)*s + 1 */
+      g = cg_reshape(g, shape_splice(g->u->shape, ax, 1, (int64_t[]){o, 1}, 2));
+      g = pad_axis(g, ax + 1, s - 1);
+      CG_CHECK(g);
+      g = cg_reshape(g, shape_splice(g->u->shape, ax, 2, (int64_t[]){o * s}, 1));
+      g = shrink_axis(g, ax, 0, (o - 1) * s + 1);
+      CG_CHECK(g);
+    }
+    t.pads[j][0] = span - c->pads[j][0];
+    t.pads[j][1] = xs.d[ax] + c->pads[j][0] - ((o - 1) * s + 1);
+  }
+  return conv_value(g, wt, &t, "conv backward");
+}
+
+/* d loss / d w: for each weight tap, the sum over batch and output pixels of g times the input
+   the tap met. The input's windows of size o (stride d, dilation s: the taps' spacing and the
+   outputs' spacing swap roles) give (N, G*cin, *k, *o) directly, a forward read of x. */
+static cg_tensor *conv_weight_grad(cg_tensor *g, cg_tensor *x, cg_shape ws, const conv_params *c) {
+  int n = c->n, G = c->groups, merge = 4 + 2 * n > CG_MAX_DIMS;
+  int64_t rcout = ws.d[0] / G, cin = ws.d[1], O = 1, K = 1, shp[CG_MAX_DIMS];
+  const int64_t *o = &g->u->shape.d[2], *k = &ws.d[2];
+  cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, o, c->d, c->s, "conv backward");
+  CG_CHECK(win);
+  for (int j = 0; j < n; j++) {
+    win = shrink_axis(win, 2 + j, 0, k[j]); /* trailing windows no tap reaches */
+    O *= o[j], K *= k[j];
+  }
+  CG_CHECK(win);
+  /* windows (N, G, 1, cin, *k, *o) and g (N, G, rcout, 1, *1, *o), k and o merged for 3-d */
+  int m = 0, no = merge ? 1 : n;
+  shp[m++] = x->u->shape.d[0], shp[m++] = G, shp[m++] = 1, shp[m++] = cin;
+  for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
+  for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
+  cg_shape xsh = {m, {0}, {0}}, gsh = {m, {0}, {0}};
+  memcpy(xsh.d, shp, sizeof shp);
+  memcpy(gsh.d, shp, sizeof shp);
+  gsh.d[2] = rcout, gsh.d[3] = 1;
+  for (int j = 0; j < no; j++) gsh.d[4 + j] = 1;
+  cg_axes red = {1 + no, {0}};
+  for (int j = 0; j < no; j++) red.v[1 + j] = m - 1 - j;
+  cg_tensor *r = cg_sum(cg_mul(cg_reshape(win, xsh), cg_reshape(g, gsh)), red, 0);
+  return cg_reshape(r, ws);
+}
+
+/* Blocks of samples for the weight gradient's first stage: every output sums over the samples'
+   flat g and x, so with all N at once each output streams both from memory (conv2 of the demo:
+   4608 outputs x 11 MB). Summed per block of samples whose data fits WG_BLOCK_BYTES of L2, the
+   outputs of one block reuse it from cache, and a second kernel adds the blocks' partial sums.
+   The largest divisor of N whose block fits, counted in blocks. */
+enum { WG_BLOCK_BYTES = 192 << 10 };
+static int64_t weight_grad_blocks(int64_t N, int64_t bytes_per_sample) {
+  int64_t per = 1;
+  for (int64_t b = 1; b <= N; b++)
+    if (N % b == 0 && b * bytes_per_sample <= WG_BLOCK_BYTES) per = b;
+  return N / per;
+}
+
+/* the weight gradient of a stride-1 convolution on the flat layout: g stored flat with zeros at
+   the dropped pixels, so the sum over (N, flat pixels) of g times each tap's shifted input reads
+   both with unit stride and no conditions */
+static cg_tensor *conv_weight_grad_flat(cg_tensor *g, cg_tensor *x, cg_shape ws, const conv_params *c) {
+  int n = c->n, G = c->groups;
+  int64_t ip[3] = {0}, o[3] = {0}, to[3], go[3], pads[3][2], rcout = ws.d[0] / G, cin = ws.d[1];
+  flat_dims(x->u->shape, ws, c, ip, o);
+  flat_layout f = flat_plan(n, ip, o, &ws.d[2], c->d);
+  for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j], go[j] = j ? to[j] : o[0];
+  memcpy(pads, c->pads, sizeof pads);
+  cg_tensor *win = flat_windows(flat_store(pad_last(x, n, pads, 0), n, to, f.L), &f, &ws.d[2], c->d);
+  cg_tensor *gf = flat_store(g, n, go, f.P);
+  CG_CHECK(win, gf);
+  /* windows (B, N/B, G, 1, cin, *k, P) and g (B, N/B, G, rcout, 1, *1, P), summed over N/B and
+     P per block of samples first (see weight_grad_blocks), then over the B blocks */
+  int64_t N = x->u->shape.d[0], B = weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4);
+  cg_shape xsh = {6 + n, {B, N / B, G, 1, cin}, {0}}, gsh = xsh;
+  for (int j = 0; j < n; j++) xsh.d[5 + j] = ws.d[2 + j], gsh.d[5 + j] = 1;
+  xsh.d[5 + n] = gsh.d[5 + n] = f.P;
+  gsh.d[3] = rcout, gsh.d[4] = 1;
+  cg_axes to_last = {3 + n, {0, 1}}; /* (N, G*cin, P, *k) -> (N, G*cin, *k, P) */
+  for (int j = 0; j < n; j++) to_last.v[2 + j] = 3 + j;
+  to_last.v[2 + n] = 2;
+  cg_tensor *xr = cg_reshape(cg_permute(win, to_last), xsh);
+  cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(gf, gsh)), (cg_axes){2, {1, 5 + n}}, 0);
+  if (B > 1) r = cg_sum(cg_contiguous(r), CG_AXES(0), 0);
+  return cg_reshape(r, ws);
+}
+
+static void conv_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
+  conv_params c = conv_params_unpack(u->v);
+  cg_tensor *x = tensor_wrap(uop_ref(u->src[1])), *w = tensor_wrap(uop_ref(u->src[2]));
+  if (u->src[1]->needs_grad) d[1] = conv_input_grad(g, w, x->u->shape, &c);
+  if (u->src[2]->needs_grad) /* the flat one has 6 + n axes */
+    d[2] = flat_ok(x, &c) && 6 + c.n <= CG_MAX_DIMS ? conv_weight_grad_flat(g, x, w->u->shape, &c) : conv_weight_grad(g, x, w->u->shape, &c);
+}
+
+static const grad_rule conv_rule = {"conv", conv_backward};
+
+/* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k): the value is
+   computed without gradients and differentiated by conv_backward, whose passes are
+   convolutions themselves. */
 static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, const int64_t *stride,
                             const int64_t (*pads)[2], const int64_t *dil, int groups, const char *who) {
   CG_CHECK(x, w);
@@ -156,39 +441,14 @@ static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, 
     cg_set_error("%s: bias needs shape (%lld)", who, (long long)cout);
     return NULL;
   }
-  int64_t rcout = cout / groups, O = 1, K = 1, shp[CG_MAX_DIMS];
-  cg_tensor *win = pool(pad_last(x, n, pads, 0), n, &ws.d[2], stride, dil, who);
-  CG_CHECK(win);
-  int merge = 4 + 2 * n > CG_MAX_DIMS, no = merge ? 1 : n;
-  const int64_t *o = &win->u->shape.d[2], *k = &ws.d[2];
-  for (int j = 0; j < n; j++) O *= o[j], K *= k[j];
-  /* (N, G, cin, 1, *o, *k), expanded to rcout */
-  int m = 0;
-  shp[m++] = groups, shp[m++] = cin, shp[m++] = 1;
-  for (int j = 0; j < no; j++) shp[m++] = merge ? O : o[j];
-  for (int j = 0; j < no; j++) shp[m++] = merge ? K : k[j];
-  cg_tensor *xr = cg_reshape(win, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
-  shp[2] = rcout;
-  xr = cg_expand(xr, shape_splice(win->u->shape, 1, 2 * n + 1, shp, m));
-  cg_axes perm = {m + 1, {0, 1, 3}};
-  for (int j = 0; j < no; j++) perm.v[3 + j] = 4 + j;
-  perm.v[3 + no] = 2;
-  for (int j = 0; j < no; j++) perm.v[4 + no + j] = 4 + no + j;
-  xr = cg_permute(xr, perm);
-  /* weight (1, G, rcout, *1, cin, *k) */
-  cg_shape wsh = {0, {0}, {0}};
-  wsh.d[wsh.ndim++] = 1, wsh.d[wsh.ndim++] = groups, wsh.d[wsh.ndim++] = rcout;
-  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = 1;
-  wsh.d[wsh.ndim++] = cin;
-  for (int j = 0; j < no; j++) wsh.d[wsh.ndim++] = merge ? K : k[j];
-  cg_axes red = {1 + no, {0}};
-  for (int j = 0; j <= no; j++) red.v[j] = -1 - j;
-  cg_tensor *r = cg_sum(cg_mul(xr, cg_reshape(w, wsh)), red, 0);
-  CG_CHECK(r);
-  int64_t outd[CG_MAX_DIMS];
-  outd[0] = cout;
-  for (int j = 0; j < n; j++) outd[1 + j] = o[j];
-  r = cg_reshape(r, shape_splice(r->u->shape, 1, r->u->shape.ndim - 1, outd, 1 + n));
+  conv_params c = {n, groups, {1, 1, 1}, {{0}}, {1, 1, 1}};
+  for (int j = 0; j < n; j++) c.s[j] = stride[j], c.d[j] = dil[j], c.pads[j][0] = pads[j][0], c.pads[j][1] = pads[j][1];
+  int was = cg_set_grad_enabled(0);
+  cg_tensor *r = conv_value(x, w, &c, who);
+  cg_set_grad_enabled(was);
+  int64_t v[CONV_NPARAMS];
+  conv_params_pack(&c, v);
+  r = with_grad_rule(r, (cg_tensor *[]){x, w}, 2, &conv_rule, v, CONV_NPARAMS);
   if (!bias) return r;
   cg_shape bsh = {n + 1, {cout}, {0}};
   for (int j = 0; j < n; j++) bsh.d[1 + j] = 1;

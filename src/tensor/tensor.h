@@ -52,6 +52,14 @@ int movement_srcs(uop *x, cg_shape out, uop **src);
 int norm_axis(int axis, int ndim);                           /* -1 and error if out of range */
 void shape_str(cg_shape s, char *buf, size_t n);
 cg_tensor *treduce(int op, cg_tensor *a, cg_axes axes, int keepdim);
+/* A composed op with its own gradient rule (a GRAD_FN node): backward fills d[i] = d loss /
+   d src[i] for i >= 1 given g = d loss / d node (src[0] is the forward value); the node's v holds
+   the op's integer parameters. */
+typedef struct { const char *name; void (*backward)(const uop *node, cg_tensor *g, cg_tensor **d); } grad_rule;
+/* value (built with gradients off), differentiated by rule w.r.t. inputs (at most 2); value
+   itself where no input needs a gradient */
+cg_tensor *with_grad_rule(cg_tensor *value, cg_tensor *const *inputs, int n, const grad_rule *rule,
+                          const int64_t *params, int nparams);
 uint64_t rng_next_key(void);
 /* Run a composed op in its own scope: its temporaries die, only the result moves out. */
 #define SCOPED(expr)                                                                             \
