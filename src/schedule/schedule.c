@@ -25,6 +25,7 @@ typedef struct {
   cg_ptrmap is_root;     /* node -> 1 */
   cg_ptrmap seen[4];     /* per traversal: node -> root index + 1, per (expand, pure) state */
   cg_ptrmap reach;       /* reduce node -> first root index + 1, or -1 when shared */
+  cg_ptrmap alu_reach;   /* elementwise node -> first root index + 1 */
   int added;
 } planner;
 
@@ -47,30 +48,65 @@ static void add_root(planner *p, uop *u) {
 /* An elementwise expression read through an EXPAND is recomputed for every broadcast copy. That
    is free for a load and a few ops, but a chain over several buffers (an activation's backward,
    say) read by a weight gradient 144 times over is not: such a node becomes a buffer. */
-static void cost(planner *p, uop *u, cg_ptrmap *seen, int *leaves, int *ops) {
-  if (cg_ptrmap_get(seen, u)) return;
-  cg_ptrmap_put(seen, u, (void *)1);
-  if (is_stored(u) || cg_ptrmap_get(&p->is_root, u) || u->op == OP_REDUCE_AXIS) { (*leaves)++; return; }
-  if (cg_op_is_alu(u->op)) (*ops)++;
-  for (int i = 0; i < kernel_srcs(u); i++) cost(p, u->src[i], seen, leaves, ops);
-}
-
-static int worth_a_buffer(planner *p, uop *u) {
-  if (!cg_op_is_alu(u->op)) return 0;
-  cg_ptrmap seen = {0};
-  int leaves = 0, ops = 0;
-  cost(p, u, &seen, &leaves, &ops);
-  cg_ptrmap_free(&seen);
-  return leaves >= 3 || (leaves >= 2 && ops >= 6);
-}
-
 static int has_var(const cg_shape *s) {
   for (int i = 0; i < s->ndim; i++)
     if (s->var[i]) return 1;
   return 0;
 }
 
-/* axes marked in `inner` (non-unit ones) all come after every other non-unit axis */
+static int64_t numel_of(const uop *u) {
+  int64_t n = 1;
+  for (int i = 0; i < u->shape.ndim; i++) n *= u->shape.d[i];
+  return n;
+}
+
+/* leaves: the buffers (and other kernels' results) the expression reads; big: those of them
+   with at least 1/8 of its elements (a per-channel vector is not; a pooled map is) */
+typedef struct { int leaves, big, ops; int64_t numel; } expr_cost;
+
+static void cost(planner *p, uop *u, cg_ptrmap *seen, expr_cost *c) {
+  if (cg_ptrmap_get(seen, u)) return;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (is_stored(u) || cg_ptrmap_get(&p->is_root, u) || u->op == OP_REDUCE_AXIS) {
+    c->leaves++;
+    c->big += numel_of(u) * 8 >= c->numel;
+    return;
+  }
+  if (cg_op_is_alu(u->op)) c->ops++;
+  for (int i = 0; i < kernel_srcs(u); i++) cost(p, u->src[i], seen, c);
+}
+
+static expr_cost cost_of(planner *p, uop *u) {
+  expr_cost c = {0, 0, 0, numel_of(u)};
+  cg_ptrmap seen = {0};
+  cost(p, u, &seen, &c);
+  cg_ptrmap_free(&seen);
+  return c;
+}
+
+static int worth_a_buffer(planner *p, uop *u) {
+  if (!cg_op_is_alu(u->op)) return 0;
+  expr_cost c = cost_of(p, u);
+  return c.leaves >= 3 || (c.leaves >= 2 && c.ops >= 6);
+}
+
+/* An elementwise expression over several large buffers read by the kernels of two roots (the
+   gradient through pooling and relu feeding batchnorm's reductions and the next layer's
+   backward, say) is computed once and stored: each recomputation reads all those buffers again.
+   Only large leaves count: an affine map of one buffer by per-channel vectors (batchnorm's
+   forward) is cheaper to recompute than to write and read back. */
+static int shared_and_costly(planner *p, uop *u, int root) {
+  if (!cg_op_is_alu(u->op) || has_var(&u->shape)) return 0;
+  intptr_t first = (intptr_t)cg_ptrmap_get(&p->alu_reach, u);
+  if (!first) {
+    cg_ptrmap_put(&p->alu_reach, u, (void *)(intptr_t)(root + 1));
+    return 0;
+  }
+  if (first == root + 1) return 0;
+  expr_cost c = cost_of(p, u);
+  return c.big >= 3 || (c.big >= 2 && c.ops >= 6);
+}
+
 static int trailing_axes(const cg_shape *s, const int *inner) {
   int last_outer = -1, first_inner = s->ndim;
   for (int i = 0; i < s->ndim; i++) {
@@ -110,7 +146,7 @@ static void visit(planner *p, uop *u, int under_expand, int pure, int root) {
       return;
     }
   }
-  if (under_expand && u != p->roots[root] && worth_a_buffer(p, u)) {
+  if (u != p->roots[root] && ((under_expand && worth_a_buffer(p, u)) || shared_and_costly(p, u, root))) {
     add_root(p, u);
     return;
   }
@@ -140,6 +176,7 @@ static void find_roots(planner *p, uop **targets, int n) {
     p->added = 0;
     for (int k = 0; k < 4; k++) cg_ptrmap_free(&p->seen[k]);
     cg_ptrmap_free(&p->reach);
+    cg_ptrmap_free(&p->alu_reach);
     for (int r = 0; r < p->nroots; r++) visit(p, p->roots[r], 0, 1, r);
   }
 }
@@ -229,6 +266,7 @@ int cg_schedule_build(cg_schedule *s, uop **targets, int n) {
   }
   for (int k = 0; k < 4; k++) cg_ptrmap_free(&p.seen[k]);
   cg_ptrmap_free(&p.reach);
+  cg_ptrmap_free(&p.alu_reach);
   cg_ptrmap_free(&p.is_root);
   cg_ptrmap_free(&o.done);
   free(p.roots);
