@@ -70,6 +70,10 @@ static void test_exact(void) {
   EXPECT(add(mul(idiv(g, ci(8)), ci(8)), mod(g, ci(8))), g);
   EXPECT(add(mod(g, ci(8)), mul(idiv(g, ci(8)), ci(8))), g);
   EXPECT(add(mul(mod(idiv(g, ci(8)), ci(5)), ci(8)), mod(g, ci(8))), g);
+  /* the digits of a flattened (c, h, w) index put back together (a reshape of a stored map) */
+  uop *fl = range(6, 1568);
+  EXPECT(add(add(mod(fl, ci(7)), mul(mod(idiv(fl, ci(7)), ci(7)), ci(7))), mul(idiv(fl, ci(49)), ci(49))), fl);
+  EXPECT(add(mul(idiv(fl, ci(49)), ci(98)), mul(mod(idiv(fl, ci(7)), ci(7)), ci(14))), mul(idiv(fl, ci(7)), ci(14)));
   EXPECT(mod(h, ci(100)), h);
   EXPECT(idiv(h, ci(100)), ci(0));
   EXPECT(idiv(idiv(h, ci(2)), ci(5)), idiv(h, ci(10)));
@@ -139,7 +143,9 @@ static uop *rand_expr(uop **rs, int nr, int depth) {
   case 3: return mod(a, ci(rnd(8) + 1));
   case 4: { /* the div/mod recombination shape, possibly scaled */
     uop *d = ci(rnd(6) + 1), *k = ci(rnd(3) + 1);
-    return add(mul(mul(idiv(a, d), d), k), mul(mod(a, d), k));
+    if (rnd(2)) return add(mul(mul(idiv(a, d), d), k), mul(mod(a, d), k));
+    int64_t a2 = rnd(4) + 1; /* (a//a2)%d paired with a//(a2*d) */
+    return add(mul(mul(idiv(a, ci(a2 * d->ival)), d), k), mul(mod(idiv(a, ci(a2)), d), k));
   }
   default: return add(mul(a, ci(rnd(4) + 1)), rand_expr(rs, nr, depth - 1));
   }

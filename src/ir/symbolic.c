@@ -237,22 +237,35 @@ static uop *r_distribute(uop_ctx *c, uop *u, void *rctx) {
                  uop_alu(c, OP_MUL, u->dtype, a->src[1], k));
 }
 
-/* In a linear form, replace (x//d)*d*m + (x%d)*m by x*m. C's truncating division guarantees
-   (x/d)*d + x%d == x for every x, so no sign condition is needed. Returns 1 if it changed. */
+/* y when r = y % d is the remainder that pairs with the quotient q = x // D: y = x and d = D, or
+   y = x // a with a*d = D (the quotient's x // (a*d) is (x // a) // d, folded by r_idiv: the
+   digits of a flattened index, x%7 + ((x//7)%7)*7 + (x//49)*49). NULL otherwise. */
+static uop *divmod_partner(const uop *q, const uop *r) {
+  if (r->op != OP_MOD || !is_pos_cint(r->src[1])) return NULL;
+  uop *y = r->src[0];
+  int64_t d = r->src[1]->ival, D = q->src[1]->ival;
+  if (y == q->src[0] && d == D) return y;
+  if (y->op == OP_IDIV && y->src[0] == q->src[0] && is_pos_cint(y->src[1]) && y->src[1]->ival * d == D)
+    return y;
+  return NULL;
+}
+
+/* In a linear form, replace (x//D)*d*m + (y%d)*m by y*m (y = x with D = d, or x//a with
+   D = a*d). C's truncating division guarantees (y/d)*d + y%d == y for every y and
+   (x/a)/d == x/(a*d) for positive a and d, so no sign condition is needed. Returns 1 if it
+   changed. */
 static int lin_recombine_divmod(lin *l) {
   int changed = 0;
   for (int i = 0; i < l->n && l->ok; i++) {
     uop *q = l->v[i].t;
     if (!l->v[i].k || q->op != OP_IDIV || !is_pos_cint(q->src[1])) continue;
-    int64_t d = q->src[1]->ival;
-    if (l->v[i].k % d) continue;
     for (int j = 0; j < l->n; j++) {
-      uop *r = l->v[j].t;
-      if (r->op != OP_MOD || r->src[0] != q->src[0] || r->src[1] != q->src[1]) continue;
-      int64_t m = l->v[i].k / d;
-      if (!m || l->v[j].k != m) break;
+      uop *y = l->v[j].k ? divmod_partner(q, l->v[j].t) : NULL;
+      if (!y) continue;
+      int64_t d = l->v[j].t->src[1]->ival, m = l->v[j].k;
+      if (l->v[i].k != m * d) continue;
       l->v[i].k = l->v[j].k = 0;
-      lin_flatten(l, q->src[0], m, 0);
+      lin_flatten(l, y, m, 0);
       changed = 1;
       break;
     }
