@@ -64,6 +64,8 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
    back, which the compiler turns into vector code when g is the unit-stride index of a load
    (a matmul's B[k, j]). */
 static int depends_on(uop *u, uop *r, cg_ptrmap *memo);
+static int64_t reduce_length(uop *u, cg_ptrmap *seen);
+enum { MAX_WINDOW = 16 }; /* a reduce this short is a pooling window */
 
 /* a REDUCE whose value changes along r (a matmul's dot products along j; not a softmax's row
    max, which the consumer broadcasts along r) */
@@ -96,12 +98,23 @@ static int is_unit_term(uop *idx, uop *r, int64_t block) {
   return idx->op == OP_ADD && (is_unit_term(idx->src[0], r, block) || is_unit_term(idx->src[1], r, block));
 }
 
-/* Count loads whose index depends on r: *good with unit stride (in blocks), *bad otherwise. */
+/* r*s with 1 < s <= MAX_STRIDE is a term of the index sum (a pooling window's step) */
+enum { MAX_STRIDE = 2 };
+static int is_strided_term(uop *idx, uop *r) {
+  if (idx->op == OP_MUL && idx->src[0] == r && idx->src[1]->op == OP_CONST && idx->src[1]->ival > 1 &&
+      idx->src[1]->ival <= MAX_STRIDE)
+    return 1;
+  return idx->op == OP_ADD && (is_strided_term(idx->src[0], r) || is_strided_term(idx->src[1], r));
+}
+
+/* Count loads whose index depends on r: *good with unit stride (in blocks), *bad otherwise
+   (a stride of at most MAX_STRIDE counts as good where block is 0: see upcast_output). */
 static void load_strides(uop *u, uop *r, int64_t block, cg_ptrmap *seen, cg_ptrmap *memo, int *good, int *bad) {
   if (cg_ptrmap_get(seen, u)) return;
   cg_ptrmap_put(seen, u, (void *)1);
   if (u->op == OP_LOAD && depends_on(u->src[1], r, memo)) {
-    if (is_unit_term(u->src[1], r, block)) (*good)++;
+    if (block ? is_unit_term(u->src[1], r, block) : is_unit_term(u->src[1], r, 1) || is_strided_term(u->src[1], r))
+      (*good)++;
     else (*bad)++;
   }
   for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, block, seen, memo, good, bad);
@@ -140,9 +153,14 @@ static int upcast_output(cg_lowered *l) {
   while (k > 4 && n % k) k--; /* the widest lane count that divides the dim (14 -> 14, 28 -> 14) */
   if (g->src[0]->op != OP_CONST || n % k || n < k || !cg_dtype_is_float(l->param_dtype[0])) return 0;
   /* worth it only when every load that follows g reads consecutive elements (no gathers) */
-  cg_ptrmap seen = {0}, seen2 = {0}, memo = {0};
+  cg_ptrmap seen = {0}, seen2 = {0}, memo = {0}, seen3 = {0};
   int good = 0, bad = 0, has_reduce = find_reduce_along(l->sink, g, &seen, &memo);
-  if (has_reduce) load_strides(l->sink, g, k, &seen2, &memo, &good, &bad);
+  /* a window reduce (pooling: a few steps) reads along g with the window's stride: its lanes
+     are loads of every other element, which the compiler pairs into vector loads and shuffles,
+     and are still better than scalar max chains of a few steps each */
+  int64_t len = reduce_length(l->sink, &seen3);
+  if (has_reduce) load_strides(l->sink, g, len <= MAX_WINDOW ? 0 : k, &seen2, &memo, &good, &bad);
+  cg_ptrmap_free(&seen3);
   cg_ptrmap_free(&seen);
   cg_ptrmap_free(&seen2);
   cg_ptrmap_free(&memo);
