@@ -59,6 +59,16 @@ const cg_dialect cg_dialect_c = {
       "CGFN unsigned long long f2u64(double f) { unsigned long long x; __builtin_memcpy(&x, &f, 8); return x; }\n"
       "CGFN double u2f64(unsigned long long x) { double f; __builtin_memcpy(&f, &x, 8); return f; }\n"
       HALF_HELPERS
+      /* the empty asm's register operand keeps the loaded vector out of memory operands */
+      "typedef float cg_f32x8 __attribute__((vector_size(32)));\n"
+      "#if defined(__x86_64__) || defined(__i386__)\n"
+      "#define CG_IN_REG(v) __asm__(\"\" : \"+x\"(v))\n"
+      "#elif defined(__aarch64__)\n"
+      "#define CG_IN_REG(v) __asm__(\"\" : \"+w\"(v))\n"
+      "#else\n"
+      "#define CG_IN_REG(v) ((void)0)\n"
+      "#endif\n"
+      "CGFN cg_f32x8 cg_vload8(const float *p) { cg_f32x8 v; __builtin_memcpy(&v, p, 32); CG_IN_REG(v); return v; }\n"
 /* string literals: cg_exp2f, cg_log2f */
 #include "../ir/mathfn.h"
       ,
@@ -69,6 +79,7 @@ const cg_dialect cg_dialect_c = {
   .exp2_f32 = "cg_exp2f", .log2_f32 = "cg_log2f",
   .fma_f32 = "__builtin_fmaf", .fma_f64 = "__builtin_fma",
   .tile_barrier = "__asm__ volatile(\"\");",
+  .vload8 = "cg_vload8",
 };
 
 const cg_dialect cg_dialect_cuda = {

@@ -342,7 +342,8 @@ static void declare_vectors(renderer *R, int i) {
   int any = 0;
   for (int k = i + 1; k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == i); k++) {
     if (R->vec_lane[k] != i) continue;
-    cg_sbuf_printf(R->b, "%s vec%d; ", cg_vector_type(p->params[p->ins[p->ins[k].src[0]].ival].dtype), k);
+    const char *vt = R->d->gpu ? cg_vector_type(p->params[p->ins[p->ins[k].src[0]].ival].dtype) : "cg_f32x8";
+    cg_sbuf_printf(R->b, "%s vec%d; ", vt, k);
     any = 1;
   }
   if (any) {
@@ -481,6 +482,13 @@ static void render_reduce(renderer *R, int i, const cg_inst *in) { /* one lane, 
    unrolled, every lane index is a constant and the selects fold away) */
 static void render_vector_load(renderer *R, int i, int param) {
   const cg_inst *in = &R->p->ins[i];
+  if (!R->d->gpu) { /* lanes 0, 8, ...: 8 floats into a register (vector_access.c) */
+    int lane = R->vec_lane[i];
+    indent(R);
+    cg_sbuf_printf(R->b, "const float v%d = (v%d & 7) ? vec%d[v%d & 7] : (vec%d = %s(data%d + v%d))[0];\n",
+                   i, lane, i, lane, i, R->d->vload8, param, in->src[1]);
+    return;
+  }
   const char *vt = cg_vector_type(R->p->params[param].dtype);
   int lane = R->vec_lane[i];
   indent(R);
@@ -582,7 +590,8 @@ static void render_signature(const renderer *R) {
 char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
   renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0,
-                d->gpu ? cg_vector_accesses(p) : NULL, d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL};
+                d->gpu ? cg_vector_accesses(p) : d->vload8 ? cg_cpu_vector_loads(p) : NULL,
+                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL};
   cg_sbuf_puts(&b, d->prelude);
   cg_sbuf_puts(&b, "\n");
   render_signature(&R);

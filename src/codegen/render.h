@@ -22,6 +22,8 @@ typedef struct cg_dialect {
      extracted one by one; the asm keeps it scalar, and the unrolled tile goes to the
      basic-block vectorizer: vector loads, broadcasts and one mul+add per 8 accumulators */
   const char *tile_barrier;
+  /* CPU: loader of 8 floats into a register (`cg_f32x8 NAME(const float *)`), or NULL */
+  const char *vload8;
   /* GPU only */
   const char *kernel_decl;   /* before the kernel name */
   const char *global_ptr, *restrict_kw;
@@ -41,6 +43,9 @@ static inline char *cg_render_c(const cg_program *p) { return cg_render(p, &cg_d
 /* GPU: for each instruction, the lane loop whose 4 consecutive lanes one vector load or store
    serves (vector_access.c), or -1; malloc'ed, nins entries. */
 int *cg_vector_accesses(const cg_program *p);
+/* CPU: for each instruction, the UPCAST lane loop whose 8 consecutive float lanes one vector
+   load into a register serves (vector_access.c), or -1; malloc'ed, nins entries. */
+int *cg_cpu_vector_loads(const cg_program *p);
 /* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */
 const char *cg_vector_type(int dtype);
 

@@ -3,14 +3,22 @@
    multiple of 4 that does not change with the lane, reads 4 consecutive, 16-byte-aligned (for 4-byte
    elements) values every 4 lanes: one vector load at lanes 0, 4, ... serves the next three.
    Buffers are whole device allocations (256-byte aligned; kernels never get offset pointers),
-   so base % 4 == 0 is all the alignment takes. */
+   so base % 4 == 0 is all the alignment takes.
+
+   CPU: a float load in a fully unrolled UPCAST lane loop (trip a multiple of 8) reading
+   data[base + lane], inside a register tile's row loop (UPCAST too) that it does not follow,
+   takes 8 lanes at once (any alignment) into a vector held in a register (cg_vload8 in the C
+   prelude), shared by the tile's rows. gcc's SLP vectorizer builds that vector load itself but then
+   folds it into every FMA that uses it: in a 4x16 register tile each column vector was loaded
+   once per row, 12 loads per 8 FMAs, load-bound at about a third of the FMA rate. Not in a
+   1 x 16 tile (no rows to share it): there the asm left gcc's SLP worse off (3x slower). */
 #include <stdlib.h>
 #include <string.h>
 #include "../base/base.h"
 #include "../ir/uop.h"
 #include "render.h"
 
-enum { VEC = 4, BIG_DIVISOR = 1 << 30 };
+enum { VEC = 4, CPU_VEC = 8, BIG_DIVISOR = 1 << 30 };
 
 /* a number that always divides the value of instruction i (1 when nothing is known) */
 static int64_t known_divisor(const cg_program *p, int i) {
@@ -44,13 +52,14 @@ static int uses(const cg_program *p, int i, int r, char *memo) {
 }
 
 /* the index is a sum in which lane r appears once, alone, and every other term is a multiple
-   of VEC that does not depend on r; *lane_terms counts the r terms */
-static int aligned_plus_lane(const cg_program *p, int idx, int r, int *lane_terms, char *memo) {
+   of align that does not depend on r; *lane_terms counts the r terms */
+static int aligned_plus_lane(const cg_program *p, int idx, int r, int64_t align, int *lane_terms, char *memo) {
   if (idx == r) return ++*lane_terms == 1;
   const cg_inst *in = &p->ins[idx];
   if (in->op == OP_ADD)
-    return aligned_plus_lane(p, in->src[0], r, lane_terms, memo) && aligned_plus_lane(p, in->src[1], r, lane_terms, memo);
-  return !uses(p, idx, r, memo) && known_divisor(p, idx) % VEC == 0;
+    return aligned_plus_lane(p, in->src[0], r, align, lane_terms, memo) &&
+           aligned_plus_lane(p, in->src[1], r, align, lane_terms, memo);
+  return !uses(p, idx, r, memo) && known_divisor(p, idx) % align == 0;
 }
 
 /* 2- and 4-byte elements (OpenCL's vload4 has no overload for `signed char`, and byte tensors
@@ -75,7 +84,34 @@ int *cg_vector_accesses(const cg_program *p) {
         !vector_size_ok(store ? p->params[p->ins[in->src[0]].ival].dtype : dt))
       continue;
     memset(memo, 0, (size_t)p->nins);
-    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], &lanes, memo) && lanes == 1) lane_of[i] = stack[depth - 1];
+    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], VEC, &lanes, memo) && lanes == 1) lane_of[i] = stack[depth - 1];
+  }
+  free(memo);
+  return lane_of;
+}
+
+int *cg_cpu_vector_loads(const cg_program *p) {
+  int *lane_of = cg_xmalloc((size_t)(p->nins ? p->nins : 1) * sizeof(int));
+  char *memo = cg_xmalloc((size_t)(p->nins ? p->nins : 1));
+  int stack[64], depth = 0;
+  for (int i = 0; i < p->nins; i++) {
+    const cg_inst *in = &p->ins[i];
+    lane_of[i] = -1;
+    if (in->op == OP_RANGE && depth < 64) stack[depth++] = i;
+    if (in->op == OP_ENDRANGE && depth) depth--;
+    if (!depth || in->op != OP_LOAD || in->nsrc != 2 || in->dtype != CG_F32 ||
+        p->params[p->ins[in->src[0]].ival].dtype != CG_F32)
+      continue;
+    if (depth < 2) continue;
+    /* the lane loop r inside the tile's row loop `row`, which the load does not follow */
+    const cg_inst *r = &p->ins[stack[depth - 1]], *end = &p->ins[r->src[0]], *row = &p->ins[stack[depth - 2]];
+    if (r->ival2 != RANGE_UPCAST || row->ival2 != RANGE_UPCAST || end->op != OP_CONST || end->ival % CPU_VEC)
+      continue;
+    int lanes = 0;
+    memset(memo, 0, (size_t)p->nins);
+    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], 1, &lanes, memo) && lanes == 1 &&
+        !uses(p, in->src[1], stack[depth - 2], memo))
+      lane_of[i] = stack[depth - 1];
   }
   free(memo);
   return lane_of;
