@@ -241,17 +241,22 @@ static flat_layout flat_plan(int n, const int64_t *ip, const int64_t *o, const i
 }
 
 /* t (N, C, *dims) padded on the right to `to` (the last to W') and by whole rows of the first
-   dim until it holds len elements, stored, then viewed flat: (N, C, len') */
-static cg_tensor *flat_store(cg_tensor *t, int n, const int64_t *to, int64_t len) {
+   dim until it holds len elements, viewed flat: (N, C, len'); stored first when `store` */
+static cg_tensor *flat_pad(cg_tensor *t, int n, const int64_t *to, int64_t len, int store) {
   CG_CHECK(t);
   int64_t pads[3][2], row = 1, numel;
   for (int j = 1; j < n; j++) row *= to[j];
   for (int j = 0; j < n; j++) pads[j][0] = 0, pads[j][1] = to[j] - t->u->shape.d[2 + j];
   pads[0][1] += ceildiv(len, row) - to[0];
   numel = ceildiv(len, row) * row;
-  t = cg_contiguous(pad_last(t, n, pads, 0));
+  t = pad_last(t, n, pads, 0);
+  if (store) t = cg_contiguous(t);
   CG_CHECK(t);
   return cg_reshape(t, shape_splice(t->u->shape, 2, n, &numel, 1));
+}
+
+static cg_tensor *flat_store(cg_tensor *t, int n, const int64_t *to, int64_t len) {
+  return flat_pad(t, n, to, len, 1);
 }
 
 /* the padded input's dims (spatial) and the outputs of a stride-1 convolution */
@@ -373,11 +378,48 @@ static cg_tensor *conv_weight_grad(cg_tensor *g, cg_tensor *x, cg_shape ws, cons
    outputs of one block reuse it from cache, and a second kernel adds the blocks' partial sums.
    The largest divisor of N whose block fits, counted in blocks. */
 enum { WG_BLOCK_BYTES = 192 << 10 };
+/* the register tile (src/codegen/opt.c) takes rows and columns in multiples of these */
+enum { WG_TILE_ROWS = 4, WG_TILE_COLS = 16 };
 static int64_t weight_grad_blocks(int64_t N, int64_t bytes_per_sample) {
   int64_t per = 1;
   for (int64_t b = 1; b <= N; b++)
     if (N % b == 0 && b * bytes_per_sample <= WG_BLOCK_BYTES) per = b;
   return N / per;
+}
+
+/* The weight gradient below with g stored channels-last, (N, P, G*rcout), and the outputs ordered
+   (B, G, *k, cin, rcout): a matmul of the windows (rows cin) by g (columns rcout, unit stride)
+   over (N/B, P), which takes the register tile of src/codegen/opt.c (4 x 16), each g vector
+   shared by 4 input channels and each input value by 16 output channels, where the kernel
+   above streams two operands per multiply-add. */
+static cg_tensor *weight_grad_flat_tiled(cg_tensor *win, cg_tensor *g, cg_shape ws, const conv_params *c,
+                                         const flat_layout *f, const int64_t *go, int64_t B) {
+  int n = c->n, G = c->groups;
+  int64_t N = g->u->shape.d[0], rcout = ws.d[0] / G, cin = ws.d[1];
+  cg_tensor *gt = flat_pad(g, n, go, f->P, 0); /* (N, G*rcout, P) */
+  CG_CHECK(gt, win);
+  gt = cg_contiguous(cg_permute(gt, CG_AXES(0, 2, 1)));
+  gt = cg_permute(cg_reshape(gt, CG_SHAPE(B, N / B, f->P, G, rcout)), CG_AXES(0, 1, 3, 4, 2));
+  cg_shape gsh = {6 + n, {B, N / B, G}, {0}}, xw = {5 + n, {B, N / B, G, cin, f->P}, {0}};
+  for (int j = 0; j < n; j++) gsh.d[3 + j] = 1, xw.d[5 + j] = ws.d[2 + j];
+  gsh.d[3 + n] = 1, gsh.d[4 + n] = rcout, gsh.d[5 + n] = f->P;
+  /* windows (N, G*cin, P, *k) -> (B, N/B, G, *k, cin, 1, P) */
+  cg_axes perm = {5 + n, {0, 1, 2}};
+  for (int j = 0; j < n; j++) perm.v[3 + j] = 5 + j;
+  perm.v[3 + n] = 3, perm.v[4 + n] = 4;
+  cg_tensor *xr = cg_permute(cg_reshape(win, xw), perm);
+  CG_CHECK(xr);
+  cg_shape xsh = gsh;
+  for (int j = 0; j < n; j++) xsh.d[3 + j] = ws.d[2 + j];
+  xsh.d[3 + n] = cin, xsh.d[4 + n] = 1;
+  cg_tensor *r = cg_sum(cg_mul(cg_reshape(xr, xsh), cg_reshape(gt, gsh)), (cg_axes){2, {1, 5 + n}}, 0);
+  if (B > 1) r = cg_sum(cg_contiguous(r), CG_AXES(0), 0);
+  cg_shape rs = {3 + n, {G}, {0}}; /* (G, *k, cin, rcout) -> (G, rcout, cin, *k) */
+  for (int j = 0; j < n; j++) rs.d[1 + j] = ws.d[2 + j];
+  rs.d[1 + n] = cin, rs.d[2 + n] = rcout;
+  cg_axes back = {3 + n, {0, 2 + n, 1 + n}};
+  for (int j = 0; j < n; j++) back.v[3 + j] = 1 + j;
+  return cg_reshape(cg_permute(cg_reshape(r, rs), back), ws);
 }
 
 /* the weight gradient of a stride-1 convolution on the flat layout: g stored flat with zeros at
@@ -391,11 +433,12 @@ static cg_tensor *conv_weight_grad_flat(cg_tensor *g, cg_tensor *x, cg_shape ws,
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j], go[j] = j ? to[j] : o[0];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *win = flat_windows(flat_store(pad_last(x, n, pads, 0), n, to, f.L), &f, &ws.d[2], c->d);
+  int64_t N = x->u->shape.d[0], B = weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4);
+  if (cin % WG_TILE_ROWS == 0 && rcout % WG_TILE_COLS == 0) return weight_grad_flat_tiled(win, g, ws, c, &f, go, B);
   cg_tensor *gf = flat_store(g, n, go, f.P);
   CG_CHECK(win, gf);
   /* windows (B, N/B, G, 1, cin, *k, P) and g (B, N/B, G, rcout, 1, *1, P), summed over N/B and
      P per block of samples first (see weight_grad_blocks), then over the B blocks */
-  int64_t N = x->u->shape.d[0], B = weight_grad_blocks(N, (ws.d[0] * f.P + G * cin * f.L) * 4);
   cg_shape xsh = {6 + n, {B, N / B, G, 1, cin}, {0}}, gsh = xsh;
   for (int j = 0; j < n; j++) xsh.d[5 + j] = ws.d[2 + j], gsh.d[5 + j] = 1;
   xsh.d[5 + n] = gsh.d[5 + n] = f.P;
@@ -408,6 +451,7 @@ static cg_tensor *conv_weight_grad_flat(cg_tensor *g, cg_tensor *x, cg_shape ws,
   if (B > 1) r = cg_sum(cg_contiguous(r), CG_AXES(0), 0);
   return cg_reshape(r, ws);
 }
+
 
 static void conv_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
   conv_params c = conv_params_unpack(u->v);
