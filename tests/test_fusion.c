@@ -112,6 +112,36 @@ static void test_fusion_shared_reduce_computed_once(void) {
   CHECK(th_max_diff(b, eb, 4) == 0);
 }
 
+/* e over three full-size buffers feeds a sum and a max: stored once and read by both reduces,
+   not recomputed from a, b and c in each */
+static void test_fusion_shared_costly_expression_stored_once(void) {
+  float as[4] = {1, 2, 3, 4}, bs[4] = {2, 1, 2, 1}, cs[4] = {0, 1, 0, -9};
+  cg_tensor *a = vec(as, 4), *b = vec(bs, 4), *c = vec(cs, 4);
+  cg_tensor *e = cg_add(cg_mul(a, b), c); /* 2, 3, 6, -5 */
+  cg_tensor *outs[2] = {cg_sum(e, CG_ALL, 0), cg_max(e, CG_ALL, 0)};
+  CHECK_EQ_INT(cg_count_kernels(outs, 2), 3); /* e, then the two reduces */
+  float esum[1] = {6}, emax[1] = {6};
+  CHECK(cg_realize_all(outs, 2) == 0);
+  CHECK(th_max_diff(outs[0], esum, 1) == 0);
+  CHECK(th_max_diff(outs[1], emax, 1) == 0);
+}
+
+/* an affine map of one buffer by short vectors (batchnorm's forward) is cheaper to recompute
+   than to store: each reduce reads x and computes it inline */
+static void test_fusion_shared_affine_map_recomputed(void) {
+  float xs[32], ws[2] = {2, -1}, bs[2] = {1, 0};
+  for (int i = 0; i < 32; i++) xs[i] = (float)(i + 1);
+  cg_tensor *x = cg_from_data(xs, CG_F32, CG_SHAPE(16, 2), NULL);
+  cg_tensor *w = cg_from_data(ws, CG_F32, CG_SHAPE(2), NULL), *b = cg_from_data(bs, CG_F32, CG_SHAPE(2), NULL);
+  cg_tensor *y = cg_add(cg_mul(x, w), b); /* columns 2x+1 and -x */
+  cg_tensor *outs[2] = {cg_sum(y, CG_AXES(0), 0), cg_max(y, CG_AXES(0), 0)};
+  CHECK_EQ_INT(cg_count_kernels(outs, 2), 2);
+  float esum[2] = {528, -272}, emax[2] = {63, -2}; /* 2*(1+3+..+31)+16, -(2+4+..+32) */
+  CHECK(cg_realize_all(outs, 2) == 0);
+  CHECK(th_max_diff(outs[0], esum, 2) == 0);
+  CHECK(th_max_diff(outs[1], emax, 2) == 0);
+}
+
 static void test_cache_warm_run_compiles_nothing(void) {
   float xs[3] = {1, 2, 3};
   cg_tensor *y = cg_exp(cg_mul_s(vec(xs, 3), 0.125));
@@ -168,6 +198,8 @@ int main(int argc, char **argv) {
     {"fusion_layernorm_at_most_3_kernels", test_fusion_layernorm_at_most_3_kernels},
     {"fusion_transposed_view_realizes_nothing_extra", test_fusion_transposed_view_realizes_nothing_extra},
     {"fusion_shared_reduce_computed_once", test_fusion_shared_reduce_computed_once},
+    {"fusion_shared_costly_expression_stored_once", test_fusion_shared_costly_expression_stored_once},
+    {"fusion_shared_affine_map_recomputed", test_fusion_shared_affine_map_recomputed},
     {"cache_warm_run_compiles_nothing", test_cache_warm_run_compiles_nothing},
     {"variable_new_value_compiles_nothing", test_variable_new_value_compiles_nothing},
     {"stats_count_flops_and_bytes", test_stats_count_flops_and_bytes},
