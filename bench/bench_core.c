@@ -295,22 +295,27 @@ static void emit_skip(const char *name, const char *why) {
   fflush(stdout);
 }
 
-/* 512 and 1024 always run; 2048 only if one repetition is predicted to fit MATMUL_MAX_S. The
-   prediction extrapolates the 512 -> 1024 slowdown too: a cache-unfriendly matmul loses speed
-   as it grows, so 1024's speed alone underestimates the 2048 time about twofold. */
+/* 512 and 1024 always run; 2048 and 4096 only if one repetition is predicted to fit
+   MATMUL_MAX_S. The prediction extrapolates the last slowdown too: a cache-unfriendly matmul
+   loses speed as it grows, so the smaller size's speed alone underestimates the time. */
+static int fits_budget(int64_t n, double g_small, double g_smaller) {
+  double slowdown = g_smaller > g_small && g_small > 0 ? g_smaller / g_small : 1.0;
+  double predicted_s = g_small > 0 ? 2.0 * (double)n * n * n / (g_small / slowdown * 1e9) : 1e30;
+  if (predicted_s <= MATMUL_MAX_S) return 1;
+  char name[32], why[160];
+  snprintf(name, sizeof name, "matmul_fp32_%lld", (long long)n);
+  snprintf(why, sizeof why, "one run would take about %.0f s, extrapolated from the smaller sizes "
+           "(limit %.0f s)", predicted_s, MATMUL_MAX_S);
+  emit_skip(name, why);
+  return 0;
+}
+
 static void bench_matmuls(void) {
   double g512 = bench_matmul(512, 10);
   double g1024 = bench_matmul(1024, 5);
-  double slowdown = g512 > g1024 && g1024 > 0 ? g512 / g1024 : 1.0;
-  double predicted_s = g1024 > 0 ? 2.0 * 2048 * 2048 * 2048 / (g1024 / slowdown * 1e9) : 1e30;
-  if (predicted_s > MATMUL_MAX_S) {
-    char why[160];
-    snprintf(why, sizeof why, "one run would take about %.0f s, extrapolated from 512 and 1024 "
-             "(limit %.0f s)", predicted_s, MATMUL_MAX_S);
-    emit_skip("matmul_fp32_2048", why);
-    return;
-  }
-  bench_matmul(2048, 2);
+  if (!fits_budget(2048, g1024, g512)) return;
+  double g2048 = bench_matmul(2048, 2);
+  if (fits_budget(4096, g2048, g1024)) bench_matmul(4096, 2);
 }
 
 /* ---- elementwise a*b+c ----------------------------------------------------------------------- */
@@ -354,6 +359,32 @@ static void bench_softmax(void) {
   bench_case c = {.name = "softmax_4096x4096", .unit = "GB/s", .work = 2.0 * n * n * 4,
                   .max_reps = 10, .build = build_softmax, .check = check_softmax, .n = n};
   c.in[0] = make_input(CG_SHAPE(n, n), 6, -4.f);
+  if (!c.in[0]) emit_error(c.name, error_text("could not build inputs"));
+  else report_case(&c);
+  free_case(&c);
+}
+
+/* ---- layernorm over the last axis of 4096x4096 (no affine) ----------------------------------- */
+static cg_tensor *build_layernorm(bench_case *c) { return cg_layernorm(c->in[0], -1, 1e-5); }
+
+static double ref_layernorm(bench_case *c, int64_t idx) {
+  int64_t n = c->n, row = idx / n;
+  double mean = 0, var = 0;
+  for (int64_t j = 0; j < n; j++) mean += gen(row * n + j, 8, -4.f);
+  mean /= (double)n;
+  for (int64_t j = 0; j < n; j++) var += (gen(row * n + j, 8, -4.f) - mean) * (gen(row * n + j, 8, -4.f) - mean);
+  return (gen(idx, 8, -4.f) - mean) / sqrt(var / (double)n + 1e-5);
+}
+
+static int check_layernorm(bench_case *c, cg_tensor *out) {
+  return check_sampled(out, c->n * c->n, ref_layernorm, c, 1e-4);
+}
+
+static void bench_layernorm(void) {
+  const int64_t n = 4096;
+  bench_case c = {.name = "layernorm_4096x4096", .unit = "GB/s", .work = 2.0 * n * n * 4,
+                  .max_reps = 10, .build = build_layernorm, .check = check_layernorm, .n = n};
+  c.in[0] = make_input(CG_SHAPE(n, n), 8, -4.f);
   if (!c.in[0]) emit_error(c.name, error_text("could not build inputs"));
   else report_case(&c);
   free_case(&c);
@@ -447,6 +478,7 @@ int main(int argc, char **argv) {
     bench_muladd();
     bench_sum();
     bench_softmax();
+    bench_layernorm();
     bench_matmuls();
   }
   cg_shutdown();

@@ -7,9 +7,10 @@ Prints one JSON object per line on stdout:
     {"name": ..., "value": ..., "unit": ..., "ref_name": ..., "ref_value": ..., "ratio": ...}
 with ratio = value / ref_value. The first line ("machine") says what ran: CPU, threads, and the
 BLAS NumPy uses. References:
-    matmul fp32 512/1024/2048   NumPy (an optimized BLAS; the netlib reference BLAS is refused)
+    matmul fp32 512..4096       NumPy (an optimized BLAS; the netlib reference BLAS is refused)
     elementwise a*b+c, sum      memcpy bandwidth, measured by the C bench in the same process
     softmax 4096x4096           NumPy
+    layernorm 4096x4096         NumPy
     compile latency             the same graph realized again once its kernels are loaded
 The C side (BUILD_DIR/bench_core) gets THREADS = NumPy's BLAS thread count, so both use the same
 cores. Exit status: 1 if a benchmark failed or NumPy uses the reference BLAS; with --strict also
@@ -142,6 +143,9 @@ def best_time(fn, max_reps, budget_s=1.5):
     return best
 
 
+MATMUL_SIZES = (512, 1024, 2048, 4096)
+
+
 def numpy_matmul_gflops(n):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -159,6 +163,16 @@ def numpy_softmax_gbs():
     return 2.0 * x.nbytes / best_time(lambda: numpy_softmax(x), 5) * 1e-9
 
 
+def numpy_layernorm(x):
+    d = x - x.mean(axis=-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
+
+
+def numpy_layernorm_gbs():
+    x = np.random.default_rng(3).standard_normal((4096, 4096), dtype=np.float32)
+    return 2.0 * x.nbytes / best_time(lambda: numpy_layernorm(x), 5) * 1e-9
+
+
 def numpy_sum_gbs():
     x = np.random.default_rng(2).random(ELEMS, dtype=np.float32)
     return x.nbytes / best_time(lambda: x.sum(), 10) * 1e-9
@@ -167,9 +181,10 @@ def numpy_sum_gbs():
 def numpy_refs(with_matmul):
     """NumPy's numbers; matmul only on an optimized BLAS (the reference one is refused, and slow
     enough at 2048 to waste most of the time budget)."""
-    sizes = (512, 1024, 2048) if with_matmul else ()
+    sizes = MATMUL_SIZES if with_matmul else ()
     refs = {f"matmul_fp32_{n}": numpy_matmul_gflops(n) for n in sizes}
     refs["softmax_4096x4096"] = numpy_softmax_gbs()
+    refs["layernorm_4096x4096"] = numpy_layernorm_gbs()
     refs["sum_16M"] = numpy_sum_gbs()
     return refs
 
@@ -251,13 +266,14 @@ def print_bandwidth(rep, recs, refs):
         ratios.append(v / mval if v and mval else None)
     v, extra = rep.value(recs, "sum_16M")
     emit("sum_16M_vs_numpy", v, "GB/s", "numpy_sum", refs["sum_16M"], **extra)
-    v, extra = rep.value(recs, "softmax_4096x4096")
-    emit("softmax_4096x4096", v, "GB/s", "numpy_softmax", refs["softmax_4096x4096"], **extra)
+    for name in ("softmax_4096x4096", "layernorm_4096x4096"):
+        v, extra = rep.value(recs, name)
+        emit(name, v, "GB/s", "numpy_" + name.split("_")[0], refs[name], **extra)
     return ratios
 
 
 def print_matmul(rep, recs, refs, blas):
-    for n in (512, 1024, 2048):
+    for n in MATMUL_SIZES:
         name = f"matmul_fp32_{n}"
         v, extra = rep.value(recs, name)
         if blas["optimized"]:
@@ -300,7 +316,7 @@ def main():
     if not blas["optimized"]:
         refuse_blas(blas)
     refs = numpy_refs(blas["optimized"])
-    note("running bench_core (about a minute while cgrad's matmul is naive)")
+    note("running bench_core (about a minute)")
     recs = run_c(binary, [], env)
     if recs.get("cgrad_threads", {}).get("value") != threads:
         note(f"cgrad did not take THREADS={threads}: {recs.get('cgrad_threads')}")
