@@ -325,12 +325,13 @@ static int apply_upcast(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
-/* UNROLL inside an UPCAST nest would give the reduce the nest's lanes, not its own: not offered */
+/* With UPCAST (before or after it) a reduce keeps the UPCAST lanes (linearize.c), and the UNROLL
+   range is an inner loop of the reduce that C unrolls: still a different loop shape to time. */
 static int apply_unroll(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   unroller un = {l, 0, 0, o.amt};
   cg_ptrmap seen = {0};
-  int fits = o.amt >= 2 && !has_upcast(l) && unroll_fits(&un, l->sink, &seen);
+  int fits = o.amt >= 2 && unroll_fits(&un, l->sink, &seen);
   cg_ptrmap_free(&seen);
   if (!fits) return 0;
   cg_rule r = unroll_reduce;
@@ -345,13 +346,27 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_UNROLL] = {"UNROLL", apply_unroll},
 };
 
+/* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
+   plain output dims); UNROLL after TILE would unroll the tile's reduce loop, which the C renderer
+   already unrolls 4 steps, and makes gcc take seconds on the code; one UPCAST, one UNROLL. */
+#define BIT(k) (1u << (k))
+static const unsigned not_after[CG_OPT_NKINDS] = {
+  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_PANEL] = BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_UPCAST] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UPCAST),
+  [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL),
+};
+
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
+  unsigned earlier = 0;
   for (int i = 0; i < list->n; i++) {
     cg_opt o = list->o[i];
     const cg_opt *next = i + 1 < list->n ? &list->o[i + 1] : NULL;
-    if (o.kind < 0 || o.kind >= CG_OPT_NKINDS) return -1;
+    if (o.kind < 0 || o.kind >= CG_OPT_NKINDS || (earlier & not_after[o.kind])) return -1;
+    /* a PANEL parameterizes the TILE right before it */
     if (o.kind == CG_OPT_PANEL && (i == 0 || list->o[i - 1].kind != CG_OPT_TILE)) return -1;
     if (!opt_kinds[o.kind].apply(l, o, next)) return -1;
+    earlier |= BIT(o.kind);
   }
   cg_opts_format(list, l->opts, sizeof l->opts);
   return 0;

@@ -72,6 +72,11 @@ const char *cg_compiler_version(void) {
   return compiler_version[0] ? compiler_version : "(compiler not found)";
 }
 
+static uint64_t cpu_ident(void) {
+  pthread_once(&ident_once, ident_init);
+  return toolchain_key;
+}
+
 static int cpu_available(void) { return 1; }
 
 static char *read_file(const char *path) {
@@ -220,4 +225,5 @@ cg_device cg_device_cpu = {
   .compile = cpu_compile,
   .launch = cpu_launch,
   .release = cpu_release,
+  .ident = cpu_ident,
 };

@@ -32,6 +32,9 @@ struct cg_device {
   int (*sync)(void);                           /* wait for queued work (NULL: synchronous) */
   int (*select)(int ordinal);                  /* "NAME:N" picks device N (NULL: only 0) */
   double (*kernel_seconds)(void);              /* DEBUG: the last launch's device time; -1 on error */
+  /* Hash of what makes this device's kernels and their speed differ (compiler, CPU features), for
+     the BEAM cache key; NULL: BEAM does not search on this device. */
+  uint64_t (*ident)(void);
 };
 
 int cg_device_lookup(const char *name);        /* index in the table, or -1 (sets error) */
