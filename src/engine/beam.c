@@ -22,11 +22,11 @@
 #include "beam.h"
 #include "kernel_cache.h"
 
-#define BUDGET_S 20.0   /* wall time for one kernel's search, compiles included */
-#define RUNS_S 0.05     /* timed runs of a candidate stop after this much (at least MIN_RUNS) */
+#define BUDGET_S 30.0   /* wall time for one kernel's search, compiles included */
+#define RUNS_S 0.05     /* runs of a candidate stop after this much kernel time (at least MIN_RUNS) */
 #define SLOW_CUTOFF 3.0 /* a checked run this many times the best so far is not timed further */
 #define WIN_MARGIN 0.97 /* a candidate must beat the default by 3%, so noise does not switch kernels */
-enum { MIN_RUNS = 3, MAX_RUNS = 10, MAX_CANDIDATES = 128 };
+enum { MIN_RUNS = 2, MAX_RUNS = 10, MAX_CANDIDATES = 128 };
 
 /* The single actions a list can be extended by (each is offered where it fits). Tiles up to 32
    accumulator vectors; UNROLL past 16 lanes and UPCAST past 32 only add register pressure. */
@@ -158,7 +158,9 @@ static void report_mismatch(search *S, candidate *c, double err) {
   S->rejected++;
 }
 
-/* one checked run, then timed runs while they are worth it; c->t is the minimum */
+/* The checked run is the first sample; more follow while they are cheap (at least MIN_RUNS in
+   all, at most MAX_RUNS, until RUNS_S of kernel time is spent); c->t is the minimum. A checked run
+   SLOW_CUTOFF times slower than the best so far ends the candidate. */
 static void time_candidate(search *S, candidate *c, double best) {
   double err, t = cg_beam_run_checked(&S->bench, c->handle, c->prog, &err);
   S->runs++;
@@ -166,8 +168,8 @@ static void time_candidate(search *S, candidate *c, double best) {
   if (t < 0) return;
   c->t = t;
   if (isfinite(best) && t > SLOW_CUTOFF * best) return;
-  double spent = 0;
-  for (int r = 0; r < MAX_RUNS && (r < MIN_RUNS || spent < RUNS_S); r++) {
+  double spent = t;
+  for (int r = 1; r < MAX_RUNS && (r < MIN_RUNS || spent < RUNS_S); r++) {
     double tr = cg_beam_run(&S->bench, c->handle, c->prog);
     S->runs++;
     if (tr < 0) return;
