@@ -45,4 +45,7 @@ void cg_beam_bench_free(cg_beam_bench *b);
    stores it). Seconds, -1 if the launch failed, -2 if the output disagrees (*err: worst error). */
 double cg_beam_run_checked(cg_beam_bench *b, void *handle, cg_program *p, double *err);
 double cg_beam_run(cg_beam_bench *b, void *handle, cg_program *p);  /* one timed run; -1 on failure */
+/* A full run's seconds estimated from two runs of the first 1/16 of the outermost loop (no check),
+   or -1 where the launch cannot be cut or the loop is too short for it to save time. */
+double cg_beam_probe(cg_beam_bench *b, void *handle, cg_program *p);
 #endif

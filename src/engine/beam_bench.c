@@ -73,6 +73,25 @@ double cg_beam_run(cg_beam_bench *b, void *handle, cg_program *p) {
   return cg_now() - t0;
 }
 
+enum { PROBE_PARTS = 16 };
+
+double cg_beam_probe(cg_beam_bench *b, void *handle, cg_program *p) {
+  if (!b->dv->launch_prefix || p->thread_ins < 0) return -1;
+  int64_t size = p->thread_var >= 0 ? b->vars[p->thread_var] : p->thread_size;
+  int64_t n = size / PROBE_PARTS, threads = cg_pool_threads();
+  if (n < threads) n = threads; /* as wide as the real launch */
+  if (n * 2 > size) return -1;  /* no cheaper than the run itself */
+  double best = INFINITY;
+  for (int r = 0; r < 2; r++) { /* the better of two: one sample on a shared machine misleads */
+    double t0 = cg_now();
+    if (b->dv->launch_prefix(handle, p, b->ptr, b->vars, n) != 0) return -1;
+    if (b->dv->sync && b->dv->sync() != 0) return -1;
+    double t = cg_now() - t0;
+    if (t < best) best = t;
+  }
+  return best * (double)size / (double)n;
+}
+
 /* Relative tolerance by output dtype: candidates sum in other orders (UNROLL lanes), so floats
    agree to a few thousand ulps of the output's scale, not bit for bit. A wrong index or lane
    gives errors of the order of the values themselves. */
