@@ -198,7 +198,8 @@ static int run_rep(bench_case *c, cg_tensor **out, double *kernel_s, double *wal
   return 0;
 }
 
-/* repeat until max_reps or the wall budget is spent (always once), then check the last result */
+/* repeat until max_reps or the wall budget after the first repetition is spent (always once), then
+   check the last result */
 static int run_case(bench_case *c, case_result *r) {
   *r = (case_result){1e30, 1e30, 0, 0, 0};
   double start = now_s();
@@ -210,7 +211,10 @@ static int run_case(bench_case *c, case_result *r) {
     double ks, ws;
     cg_tensor *out;
     if ((rc = run_rep(c, &out, &ks, &ws, &r->kernels)) != 0) break;
-    if (r->reps == 0) r->first_wall_s = ws;
+    if (r->reps == 0) { /* the budget starts after the first realize (compiles, BEAM search) */
+      r->first_wall_s = ws;
+      start = now_s();
+    }
     if (ks < r->kernel_s) r->kernel_s = ks;
     if (ws < r->wall_s) r->wall_s = ws;
     done = ++r->reps >= c->max_reps || r->reps >= reps_cap || now_s() - start >= CASE_BUDGET_S;

@@ -78,6 +78,14 @@ int cg_beam_active(int dev) {
 
 static int debug(void) { return cg_env_get()->debug; }
 
+/* a kernel built from a cached choice */
+static cg_program *hit(cg_program *p, const cg_opt_list *chosen) {
+  char text[128];
+  if (debug() >= 2) fprintf(stderr, "*** BEAM %-32s cached: %s\n", p->name, cg_opts_format(chosen, text, sizeof text));
+  cg_stats_add_beam(0, 0, 1, 0);
+  return p;
+}
+
 cg_program *cg_beam_prepare(cg_schedule *s, cg_sched_item *it, int dev, uint64_t *key, int *search) {
   const cg_dialect *d = dialect_of(dev);
   cg_opt_list none = {0}, chosen;
@@ -85,20 +93,12 @@ cg_program *cg_beam_prepare(cg_schedule *s, cg_sched_item *it, int dev, uint64_t
   if (!plain) return NULL;
   *key = cg_beam_key(plain->source, dev);
   *search = !cg_beam_lookup(*key, 1, &chosen);
-  if (!*search && chosen.n == 0) { /* the plain kernel won */
-    cg_stats_add_beam(0, 0, 1, 0);
-    return plain;
-  }
+  if (!*search && chosen.n == 0) return hit(plain, &chosen); /* the plain kernel won */
   cg_program_free(plain);
   if (*search) return cg_build_program(s, it, d, NULL, NULL);
   int fits;
   cg_program *p = cg_build_program(s, it, d, &chosen, &fits);
-  if (p) {
-    char text[128];
-    if (debug() >= 2) fprintf(stderr, "*** BEAM %-32s cached: %s\n", p->name, cg_opts_format(&chosen, text, sizeof text));
-    cg_stats_add_beam(0, 0, 1, 0);
-    return p;
-  }
+  if (p) return hit(p, &chosen);
   if (fits) return NULL; /* lowering failed: the error is set */
   *search = 1;           /* a cached list that no longer fits (the opts changed): search again */
   return cg_build_program(s, it, d, NULL, NULL);
