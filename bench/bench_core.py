@@ -7,10 +7,16 @@ Prints one JSON object per line on stdout:
     {"name": ..., "value": ..., "unit": ..., "ref_name": ..., "ref_value": ..., "ratio": ...}
 with ratio = value / ref_value. The first line ("machine") says what ran: CPU, threads, and the
 BLAS NumPy uses. References:
-    matmul fp32 512/1024/2048   NumPy (an optimized BLAS; the netlib reference BLAS is refused)
+    matmul fp32 512..4096       NumPy (an optimized BLAS; the netlib reference BLAS is refused)
     elementwise a*b+c, sum      memcpy bandwidth, measured by the C bench in the same process
     softmax 4096x4096           NumPy
+    layernorm 4096x4096         NumPy
     compile latency             the same graph realized again once its kernels are loaded
+Every kernel line carries "beam": 0 (the heuristics' opts) or "beam": BEAM_WIDTH (a second pass with
+BEAM search on: a first process searches, and its values are measured after the search; a second
+process realizes each case once from the cached choices). BEAM lines add search_first_realize_ms
+(the first realize, search included) and cached_first_realize_ms (the second process's first
+realize), and a "beam_search" line gives the searches, candidate runs and wall time of both.
 The C side (BUILD_DIR/bench_core) gets THREADS = NumPy's BLAS thread count, so both use the same
 cores. Exit status: 1 if a benchmark failed or NumPy uses the reference BLAS; with --strict also
 if elementwise or sum is under 0.8x memcpy bandwidth (the core engine issue's target).
@@ -27,6 +33,7 @@ import time
 import numpy as np
 
 BANDWIDTH_TARGET = 0.8  # elementwise and sum vs memcpy, from the core engine issue
+BEAM_WIDTH = 2          # the BEAM pass's search width
 ELEMS = 1 << 24         # 16M float32 = 64 MiB, as in bench_core.c
 MIB64 = ELEMS * 4
 
@@ -142,6 +149,9 @@ def best_time(fn, max_reps, budget_s=1.5):
     return best
 
 
+MATMUL_SIZES = (512, 1024, 2048, 4096)
+
+
 def numpy_matmul_gflops(n):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -159,6 +169,16 @@ def numpy_softmax_gbs():
     return 2.0 * x.nbytes / best_time(lambda: numpy_softmax(x), 5) * 1e-9
 
 
+def numpy_layernorm(x):
+    d = x - x.mean(axis=-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
+
+
+def numpy_layernorm_gbs():
+    x = np.random.default_rng(3).standard_normal((4096, 4096), dtype=np.float32)
+    return 2.0 * x.nbytes / best_time(lambda: numpy_layernorm(x), 5) * 1e-9
+
+
 def numpy_sum_gbs():
     x = np.random.default_rng(2).random(ELEMS, dtype=np.float32)
     return x.nbytes / best_time(lambda: x.sum(), 10) * 1e-9
@@ -167,9 +187,10 @@ def numpy_sum_gbs():
 def numpy_refs(with_matmul):
     """NumPy's numbers; matmul only on an optimized BLAS (the reference one is refused, and slow
     enough at 2048 to waste most of the time budget)."""
-    sizes = (512, 1024, 2048) if with_matmul else ()
+    sizes = MATMUL_SIZES if with_matmul else ()
     refs = {f"matmul_fp32_{n}": numpy_matmul_gflops(n) for n in sizes}
     refs["softmax_4096x4096"] = numpy_softmax_gbs()
+    refs["layernorm_4096x4096"] = numpy_layernorm_gbs()
     refs["sum_16M"] = numpy_sum_gbs()
     return refs
 
@@ -241,29 +262,61 @@ class Report:
         return passed
 
 
-def print_bandwidth(rep, recs, refs):
+def no_extra(_name):
+    return {}
+
+
+def print_bandwidth(rep, recs, refs, memcpy, beam=0, more=no_extra):
     """Elementwise and sum against memcpy (the issue's gate), sum and softmax against NumPy."""
-    mname, mval = rep.memcpy_ref(recs)
+    mname, mval = memcpy
     ratios = []
     for name in ("elementwise_mul_add_16M", "sum_16M"):
         v, extra = rep.value(recs, name)
-        emit(name, v, "GB/s", mname, mval, **extra)
+        emit(name, v, "GB/s", mname, mval, beam=beam, **extra, **more(name))
         ratios.append(v / mval if v and mval else None)
     v, extra = rep.value(recs, "sum_16M")
-    emit("sum_16M_vs_numpy", v, "GB/s", "numpy_sum", refs["sum_16M"], **extra)
-    v, extra = rep.value(recs, "softmax_4096x4096")
-    emit("softmax_4096x4096", v, "GB/s", "numpy_softmax", refs["softmax_4096x4096"], **extra)
+    emit("sum_16M_vs_numpy", v, "GB/s", "numpy_sum", refs["sum_16M"], beam=beam, **extra, **more("sum_16M"))
+    for name in ("softmax_4096x4096", "layernorm_4096x4096"):
+        v, extra = rep.value(recs, name)
+        emit(name, v, "GB/s", "numpy_" + name.split("_")[0], refs[name], beam=beam, **extra, **more(name))
     return ratios
 
 
-def print_matmul(rep, recs, refs, blas):
-    for n in (512, 1024, 2048):
+def print_matmul(rep, recs, refs, blas, beam=0, more=no_extra):
+    for n in MATMUL_SIZES:
         name = f"matmul_fp32_{n}"
         v, extra = rep.value(recs, name)
         if blas["optimized"]:
-            emit(name, v, "GFLOPS", "numpy_matmul", refs[name], **extra)
+            emit(name, v, "GFLOPS", "numpy_matmul", refs[name], beam=beam, **extra, **more(name))
         else:
-            emit(name, v, "GFLOPS", f"numpy_matmul (refused: {blas['name']})", None, **extra)
+            emit(name, v, "GFLOPS", f"numpy_matmul (refused: {blas['name']})", None, beam=beam, **extra,
+                 **more(name))
+
+
+def beam_pass(binary, env):
+    """BEAM=BEAM_WIDTH: one process searches every kernel (values measured after the search), a
+    second one realizes each case once, from the choices the first left in CACHEDIR."""
+    benv = dict(env, BEAM=str(BEAM_WIDTH))
+    note(f"BEAM={BEAM_WIDTH} pass: searching every kernel (a few minutes on 2 cores)")
+    searched = run_c(binary, ["kernels"], benv)
+    cached = run_c(binary, ["first"], benv)
+    return searched, cached
+
+
+def print_beam(rep, refs, blas, memcpy, searched, cached):
+    def more(name):
+        return {"search_first_realize_ms": searched.get(name, {}).get("first_realize_ms"),
+                "cached_first_realize_ms": cached.get(name, {}).get("first_realize_ms")}
+    print_bandwidth(rep, searched, refs, memcpy, BEAM_WIDTH, more)
+    print_matmul(rep, searched, refs, blas, BEAM_WIDTH, more)
+    first, second = searched.get("beam", {}), cached.get("beam", {})
+    emit("beam_search", first.get("value"), "s", beam=BEAM_WIDTH, searches=first.get("searches"),
+         runs=first.get("runs"), rejected=first.get("rejected"),
+         second_run_s=second.get("value"), second_run_searches=second.get("searches"),
+         second_run_runs=second.get("runs"), second_run_hits=second.get("hits"))
+    if second.get("runs") or second.get("searches") or first.get("rejected"):
+        rep.failed = True
+        note("BEAM: the second process searched again, or a candidate disagreed with the default")
 
 
 def print_compile(rep, cold, disk):
@@ -291,7 +344,7 @@ def main():
     blas = detect_blas()
     threads = blas["threads"] if blas["optimized"] else os.cpu_count()
     cachedir = os.path.abspath(os.path.join(build, "bench-cache"))
-    env = dict(os.environ, THREADS=str(threads), CACHEDIR=cachedir)
+    env = dict(os.environ, THREADS=str(threads), CACHEDIR=cachedir, BEAM="0")
     cold, disk = compile_latency(binary, env, cachedir)
     emit("machine", None, None, cpu=cpu_model(), cores=os.cpu_count(), threads=threads,
          compiler=cold.get("compiler"), numpy=np.__version__, numpy_blas=blas["name"],
@@ -300,14 +353,17 @@ def main():
     if not blas["optimized"]:
         refuse_blas(blas)
     refs = numpy_refs(blas["optimized"])
-    note("running bench_core (about a minute while cgrad's matmul is naive)")
+    note("running bench_core (about a minute)")
     recs = run_c(binary, [], env)
     if recs.get("cgrad_threads", {}).get("value") != threads:
         note(f"cgrad did not take THREADS={threads}: {recs.get('cgrad_threads')}")
     rep = Report()
-    ratios = print_bandwidth(rep, recs, refs)
+    memcpy = rep.memcpy_ref(recs)
+    ratios = print_bandwidth(rep, recs, refs, memcpy)
     print_matmul(rep, recs, refs, blas)
     print_compile(rep, cold, disk)
+    searched, cached = beam_pass(binary, env)
+    print_beam(rep, refs, blas, memcpy, searched, cached)
     passed = rep.bandwidth_gate(ratios)
     note(f"elementwise and sum vs memcpy: {'PASS' if passed else 'BELOW'} the "
          f"{BANDWIDTH_TARGET}x target")

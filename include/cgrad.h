@@ -418,6 +418,10 @@ typedef struct {
   double flops;              /* arithmetic operations executed (estimate) */
   double bytes;              /* bytes read and written by kernels (estimate) */
   double time_s;             /* time spent in kernels */
+  int64_t beam_searches;     /* kernels BEAM searched (timed candidate opt lists for) */
+  int64_t beam_runs;         /* BEAM candidate launches: 0 once every kernel's choice is cached */
+  int64_t beam_hits;         /* kernels whose BEAM choice came from the cache (memory or CACHEDIR) */
+  int64_t beam_rejected;     /* BEAM candidates whose output disagreed with the default's: a bug */
 } cg_stats;
 cg_stats cg_get_stats(void);                          /* counters since start or last reset */
 /* Time every GPU kernel on the device (events) into cg_stats.time_s, waiting for each (PROFILE=1). */

@@ -1,7 +1,8 @@
-/* The CPU matmul path: register tile (src/codegen/opt.c) and B packed into 16-column panels
-   (src/tensor/reduce.c) for large stored operands. Results against a double-precision host
-   matmul, for shapes that take the tile, the packing, both or neither; kernel counts pin when
-   the packing copy happens (a stored B: +1 kernel; a computed B stays fused). */
+/* The CPU matmul path: register tile (src/codegen/opt.c), B packed into 16-column panels and A
+   into 4-row panels (src/tensor/reduce.c) for large stored operands. Results against a
+   double-precision host matmul, for shapes that take the tile, the packing, both or neither;
+   kernel counts pin when the packing copies happen (each stored operand: +1 kernel; a computed
+   operand stays fused). */
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
@@ -40,14 +41,19 @@ static double max_rel_error(const float *got, const float *a, const float *b, in
 }
 
 /* runs one case; expect_kernels < 0: don't check the count */
-static void check_case(int batch, int m, int k, int n, int bt, int computed_b, int expect_kernels) {
+enum { COMPUTED_B = 1, COMPUTED_A = 2 };
+static void check_case(int batch, int m, int k, int n, int bt, int computed, int expect_kernels) {
   float *a = values((int64_t)batch * m * k, 1), *b = values((int64_t)batch * k * n, 2);
   cg_tensor *ta = cg_from_data(a, CG_F32, CG_SHAPE(batch, m, k), NULL);
   cg_tensor *tb = bt ? cg_transpose(cg_from_data(b, CG_F32, CG_SHAPE(batch, n, k), NULL), 1, 2)
                      : cg_from_data(b, CG_F32, CG_SHAPE(batch, k, n), NULL);
-  if (computed_b) { /* a computed operand: fused, never packed */
+  if (computed & COMPUTED_B) { /* a computed operand: fused, never packed */
     tb = cg_mul_s(tb, 2.0);
     for (int64_t i = 0; i < (int64_t)batch * k * n; i++) b[i] *= 2.0f; /* exact */
+  }
+  if (computed & COMPUTED_A) {
+    ta = cg_mul_s(ta, 2.0);
+    for (int64_t i = 0; i < (int64_t)batch * m * k; i++) a[i] *= 2.0f;
   }
   cg_tensor *y = cg_matmul(ta, tb);
   /* packing B is a CPU decision: GPUs read B where it is (the values are checked everywhere) */
@@ -65,10 +71,13 @@ static void check_case(int batch, int m, int k, int n, int bt, int computed_b, i
   free(b);
 }
 
-static void test_tiled_and_packed(void) { check_case(1, 128, 128, 128, 0, 0, 2); }
-static void test_tiled_packed_batched_rectangular(void) { check_case(3, 132, 160, 144, 0, 0, 2); }
-static void test_transposed_b_is_packed(void) { check_case(1, 128, 144, 176, 1, 0, 2); }
-static void test_computed_b_stays_fused(void) { check_case(1, 128, 128, 128, 0, 1, 1); }
+/* stored A and B: both packed (two copies, then the matmul) */
+static void test_tiled_and_packed(void) { check_case(1, 128, 128, 128, 0, 0, 3); }
+static void test_tiled_packed_batched_rectangular(void) { check_case(3, 132, 160, 144, 0, 0, 3); }
+static void test_transposed_b_is_packed(void) { check_case(1, 128, 144, 176, 1, 0, 3); }
+/* a computed B stays fused and A is then left as it is; a computed A stays fused, B is packed */
+static void test_computed_b_stays_fused(void) { check_case(1, 128, 128, 128, 0, COMPUTED_B, 1); }
+static void test_computed_a_stays_fused(void) { check_case(1, 128, 128, 128, 0, COMPUTED_A, 2); }
 static void test_small_tiled_unpacked(void) { check_case(2, 8, 24, 32, 0, 0, 1); }
 static void test_untileable_shape(void) { check_case(1, 130, 129, 131, 0, 0, 1); }
 
@@ -78,6 +87,7 @@ int main(int argc, char **argv) {
     {"tiled_packed_batched_rectangular", test_tiled_packed_batched_rectangular},
     {"transposed_b_is_packed", test_transposed_b_is_packed},
     {"computed_b_stays_fused", test_computed_b_stays_fused},
+    {"computed_a_stays_fused", test_computed_a_stays_fused},
     {"small_tiled_unpacked", test_small_tiled_unpacked},
     {"untileable_shape", test_untileable_shape},
     {NULL, NULL},

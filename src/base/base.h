@@ -21,6 +21,7 @@ typedef struct {
 const cg_env *cg_env_get(void);
 void cg_env_set_threads(int n);
 void cg_env_set_profile(int on);
+void cg_env_set_beam(int n);       /* BEAM width from now on (tests compare widths in one process) */
 
 /* hashing */
 uint64_t cg_hash_bytes(const void *p, size_t n, uint64_t seed);

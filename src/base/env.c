@@ -49,6 +49,11 @@ void cg_env_set_profile(int on) {
 
 void cg_set_profiling(int on) { cg_env_set_profile(on); }
 
+void cg_env_set_beam(int n) {
+  cg_env_get();
+  env.beam = n < 0 ? 0 : n;
+}
+
 void cg_env_set_threads(int n) {
   cg_env_get();
   env.threads = n < 1 ? 1 : n;

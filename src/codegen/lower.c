@@ -1,6 +1,7 @@
 /* Lowering a kernel: evaluate the tensor graph "at an index". value(node, idx, valid) returns the
    kernel-graph expression for node's element at index vector idx, where valid is the condition
    under which that element is actually read (padding makes some reads invalid). */
+#include <stdlib.h>
 #include <string.h>
 #include "../ir/rewrite.h"
 #include "../tensor/tensor.h"
@@ -240,6 +241,7 @@ int cg_lower(cg_schedule *s, cg_sched_item *it, cg_lowered *out) {
   cg_ptrmap_free(&L.memo);
   cg_ptrmap_free(&L.params);
   it->nins = out->nparams - 1;
+  free(it->ins); /* lowered again (BEAM candidates, NVRTC_CHECK): same parameters */
   it->ins = cg_xmalloc((out->nparams) * sizeof(int));
   for (int i = 1; i < out->nparams; i++) it->ins[i - 1] = out->param_slot[i];
   if (L.failed) { cg_lowered_free(out); return -1; }

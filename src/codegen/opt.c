@@ -4,6 +4,7 @@
    UNROLL of a reduce: the innermost reduce range r (size N) becomes r1*K + u, with u an UPCAST
    range of K lanes, each lane its own accumulator. The C compiler may not reorder a float sum,
    so K independent accumulators are what lets it use vector registers and hide add latency. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include "../base/base.h"
@@ -27,23 +28,34 @@ static uop *substitute(uop_ctx *c, uop *root, uop *from, uop *to) {
 static int lanes_for(int dtype) { return cg_dtype_size(dtype) >= 8 ? 8 : 16; }
 
 /* lanes: a fixed lane count that must divide the range and read consecutive elements along it
-   (GPU: four lanes are one vector load), or 0 for the CPU rule (the widest that divides) */
-typedef struct { cg_lowered *l; int applied, lanes; } unroller;
+   (GPU: four lanes are one vector load), or 0 for the CPU rule (the widest up to max_lanes that
+   divides) */
+typedef struct { cg_lowered *l; int applied, lanes, max_lanes; } unroller;
 
 static int unit_loads_along(uop *u, uop *r, int64_t block);
 
-/* Only floats: the compiler already vectorizes integer reductions (wrapping adds reassociate),
+/* The lane count reduce u would be unrolled by, or 0 if it does not fit.
+   Only floats: the compiler already vectorizes integer reductions (wrapping adds reassociate),
    and gcc 12.2 -O2 -mavx2 miscompiles the unrolled-lane pattern for int accumulators (a sum of
    4096 int8 ones gave 2048; tests/test_numpy.py keeps the case). */
+static int64_t unroll_lanes(const unroller *un, uop *u) {
+  if (u->op != OP_REDUCE || u->src[u->nsrc - 1]->ival2 != RANGE_REDUCE || !cg_dtype_is_float(u->dtype))
+    return 0;
+  uop *r = u->src[u->nsrc - 1];
+  int64_t n = r->vmax + 1, k = un->lanes;
+  if (!k) k = un->max_lanes < lanes_for(u->dtype) ? un->max_lanes : lanes_for(u->dtype);
+  while (!un->lanes && k > 4 && n % k) k--; /* the widest lane count that divides the range */
+  if (r->src[0]->op != OP_CONST || n % k || n < 2 * k || u->nsrc + 1 > 9) return 0; /* r1 >= 2: a size-1 range would fold away */
+  if (un->lanes && !unit_loads_along(u->src[0], r, k)) return 0;
+  return k;
+}
+
 static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   unroller *un = ctx;
-  if (u->op != OP_REDUCE || u->src[u->nsrc - 1]->ival2 != RANGE_REDUCE || !cg_dtype_is_float(u->dtype))
-    return NULL;
+  int64_t k = unroll_lanes(un, u);
+  if (!k) return NULL;
   uop *r = u->src[u->nsrc - 1];
-  int64_t n = r->vmax + 1, k = un->lanes ? un->lanes : lanes_for(u->dtype);
-  while (!un->lanes && k > 4 && n % k) k--; /* the widest lane count that divides the range */
-  if (r->src[0]->op != OP_CONST || n % k || n < 2 * k || u->nsrc + 1 > 9) return NULL; /* r1 >= 2: a size-1 range would fold away */
-  if (un->lanes && !unit_loads_along(u->src[0], r, k)) return NULL;
+  int64_t n = r->vmax + 1;
   cg_lowered *l = un->l;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
   uop *r1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
@@ -56,6 +68,16 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   src[u->nsrc] = lane;
   un->applied++;
   return uop_new(c, OP_REDUCE, u->dtype, src, u->nsrc + 1, (uop_arg){.ival = u->ival}, NULL);
+}
+
+/* some reduce in u would be unrolled (the rewrite's test, without rewriting) */
+static int unroll_fits(const unroller *un, uop *u, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (unroll_lanes(un, u)) return 1;
+  for (int i = 0; i < u->nsrc; i++)
+    if (unroll_fits(un, u->src[i], seen)) return 1;
+  return 0;
 }
 
 /* ---- UPCAST of the last output dim in reduce kernels ----
@@ -146,12 +168,29 @@ static int unit_loads_along(uop *u, uop *r, int64_t block) {
   return good && !bad;
 }
 
-static int upcast_output(cg_lowered *l) {
-  if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS) return 0;
+static int has_upcast(const cg_lowered *l) {
+  for (int d = 0; d < l->nglobal; d++)
+    if (l->global_range[d]->ival2 == RANGE_UPCAST) return 1;
+  return 0;
+}
+
+/* UPCAST of the last output dim by k fits: a constant trip count that k divides, a float output
+   (integer lanes meet the gcc bug above), no UPCAST range yet */
+static int upcast_fits(cg_lowered *l, int64_t k) {
+  if (l->nglobal == 0 || l->nglobal >= CG_MAX_DIMS || has_upcast(l) || !cg_dtype_is_float(l->param_dtype[0]))
+    return 0;
+  uop *g = l->global_range[l->nglobal - 1];
+  int64_t n = g->vmax + 1;
+  return g->src[0]->op == OP_CONST && k >= 2 && n % k == 0 && n >= k;
+}
+
+/* the heuristic's lane count for the last output dim, or 0 where an UPCAST does not pay */
+static int upcast_output_lanes(cg_lowered *l) {
+  if (l->nglobal == 0) return 0;
   uop *g = l->global_range[l->nglobal - 1];
   int64_t n = g->vmax + 1, k = lanes_for(l->param_dtype[0]);
   while (k > 4 && n % k) k--; /* the widest lane count that divides the dim (14 -> 14, 28 -> 14) */
-  if (g->src[0]->op != OP_CONST || n % k || n < k || !cg_dtype_is_float(l->param_dtype[0])) return 0;
+  if (!upcast_fits(l, k)) return 0;
   /* worth it only when every load that follows g reads consecutive elements (no gathers) */
   cg_ptrmap seen = {0}, seen2 = {0}, memo = {0}, seen3 = {0};
   int good = 0, bad = 0, has_reduce = find_reduce_along(l->sink, g, &seen, &memo);
@@ -164,9 +203,7 @@ static int upcast_output(cg_lowered *l) {
   cg_ptrmap_free(&seen);
   cg_ptrmap_free(&seen2);
   cg_ptrmap_free(&memo);
-  if (!has_reduce || !good || bad) return 0;
-  split_last_output(l, k);
-  return (int)k;
+  return has_reduce && good && !bad ? (int)k : 0;
 }
 
 /* ---- register tile for matmul-shaped kernels: UPCAST of the last two output dims ----
@@ -191,12 +228,13 @@ static int loads_ignore(uop *u, uop *gi, uop *gj, cg_ptrmap *seen, cg_ptrmap *me
   return 1;
 }
 
-/* reduces along both dims, unit-stride loads along gj, loads along gi broadcast along gj */
-static int is_matmul_shaped(cg_lowered *l, uop *gi, uop *gj) {
+/* reduces along both dims, unit-stride loads along gj (in blocks of tn), loads along gi
+   broadcast along gj */
+static int is_matmul_shaped(cg_lowered *l, uop *gi, uop *gj, int64_t tn) {
   cg_ptrmap seen[4] = {{0}}, memo_i = {0}, memo_j = {0};
   int good = 0, bad = 0;
   int ok = find_reduce_along(l->sink, gj, &seen[0], &memo_j) && find_reduce_along(l->sink, gi, &seen[1], &memo_i);
-  if (ok) load_strides(l->sink, gj, TILE_N, &seen[2], &memo_j, &good, &bad);
+  if (ok) load_strides(l->sink, gj, tn, &seen[2], &memo_j, &good, &bad);
   ok = ok && good && !bad && loads_ignore(l->sink, gi, gj, &seen[3], &memo_i, &memo_j);
   for (int i = 0; i < 4; i++) cg_ptrmap_free(&seen[i]);
   cg_ptrmap_free(&memo_i);
@@ -220,28 +258,37 @@ static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
   return 0;
 }
 
-/* column panels per block: as many as fit BLOCK_BYTES of L2 together (K x TN floats each),
+/* column panels per block: as many as fit BLOCK_BYTES of L2 together (K x tn floats each),
    a power of two that divides the panel count, leaving at least MIN_BLOCKS blocks for the
    threads to share (the block loop is the outermost, the one split across threads) */
 enum { BLOCK_BYTES = 256 << 10, MIN_BLOCKS = 4 };
-static int64_t panels_per_block(int64_t k, int64_t panels) {
-  int64_t jb = 1;
-  while (jb * 2 * k * TILE_N * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
+static int64_t panels_per_block(cg_lowered *l, int64_t tn) {
+  cg_ptrmap seen = {0};
+  int64_t k = reduce_length(l->sink, &seen), panels = (l->global_range[l->nglobal - 1]->vmax + 1) / tn, jb = 1;
+  cg_ptrmap_free(&seen);
+  while (jb * 2 * k * tn * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
     jb *= 2;
   return jb;
 }
 
-static int upcast_matmul(cg_lowered *l) {
-  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32) return 0;
+/* a tm x tn register tile fits: f32, constant row and column counts they divide, matmul-shaped */
+static int tile_fits(cg_lowered *l, int64_t tm, int64_t tn) {
+  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32 || has_upcast(l) || tm < 1 || tn < 1)
+    return 0;
+  uop *gi = l->global_range[l->nglobal - 2], *gj = l->global_range[l->nglobal - 1];
+  int64_t m = gi->vmax + 1, n = gj->vmax + 1;
+  return gi->src[0]->op == OP_CONST && gj->src[0]->op == OP_CONST && m % tm == 0 && n % tn == 0 &&
+         is_matmul_shaped(l, gi, gj, tn);
+}
+
+/* the tile, with the column panels in blocks of jb (1: no blocking); tile_fits was checked */
+static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb) {
   int di = l->nglobal - 2, dj = l->nglobal - 1;
   uop *gi = l->global_range[di], *gj = l->global_range[dj];
   int64_t m = gi->vmax + 1, n = gj->vmax + 1;
-  if (gi->src[0]->op != OP_CONST || gj->src[0]->op != OP_CONST || m % TILE_M || n % TILE_N ||
-      !is_matmul_shaped(l, gi, gj))
-    return 0;
   uop_ctx *c = l->c;
-  uop *em = uop_const_int(c, CG_I64, m / TILE_M), *en = uop_const_int(c, CG_I64, n / TILE_N);
-  uop *tm = uop_const_int(c, CG_I64, TILE_M), *tn = uop_const_int(c, CG_I64, TILE_N);
+  uop *em = uop_const_int(c, CG_I64, m / tile_m), *en = uop_const_int(c, CG_I64, n / tile_n);
+  uop *tm = uop_const_int(c, CG_I64, tile_m), *tn = uop_const_int(c, CG_I64, tile_n);
   uop *gi1 = uop_new(c, OP_RANGE, CG_I64, &em, 1, (uop_arg){.ival = gi->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *gj1 = uop_new(c, OP_RANGE, CG_I64, &en, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *ui = uop_new(c, OP_RANGE, CG_I64, &tm, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
@@ -249,49 +296,157 @@ static int upcast_matmul(cg_lowered *l) {
   uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), ui);
   uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uj);
   l->sink = cg_simplify(c, substitute(c, substitute(c, l->sink, gi, row), gj, col));
-  /* column tiles outside row tiles: a block of B panels (K x TN each) is reused by every row
-     tile while it is in cache, and A's rows stream through, each row tile's K x TM slice
+  /* column tiles outside row tiles: a block of B panels (K x tn each) is reused by every row
+     tile while it is in cache, and A's rows stream through, each row tile's K x tm slice
      read once per panel of the block while it is still in L1 */
-  cg_ptrmap seen = {0};
-  int64_t jb = panels_per_block(reduce_length(l->sink, &seen), n / TILE_N);
-  cg_ptrmap_free(&seen);
-  uop *ej = uop_const_int(c, CG_I64, jb), *eb = uop_const_int(c, CG_I64, n / TILE_N / jb);
+  uop *ej = uop_const_int(c, CG_I64, jb), *eb = uop_const_int(c, CG_I64, n / tile_n / jb);
   uop *gj2 = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *gjb = uop_new(c, OP_RANGE, CG_I64, &ej, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
   if (jb > 1) l->sink = cg_simplify(c, substitute(c, l->sink, gj1, uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj2, ej), gjb)));
   else gj2 = gj1;
   l->global_range[di] = gj2;
-  l->global_size[di] = n / TILE_N / jb;
+  l->global_size[di] = n / tile_n / jb;
   l->global_range[dj] = gi1;
-  l->global_size[dj] = m / TILE_M;
+  l->global_size[dj] = m / tile_m;
   if (jb > 1) {
     l->global_range[l->nglobal] = gjb;
     l->global_size[l->nglobal++] = jb;
   }
   l->global_range[l->nglobal] = ui;
-  l->global_size[l->nglobal++] = TILE_M;
+  l->global_size[l->nglobal++] = tile_m;
   l->global_range[l->nglobal] = uj;
-  l->global_size[l->nglobal++] = TILE_N;
+  l->global_size[l->nglobal++] = tile_n;
+}
+
+/* ---- actions: one function per kind, each returning 1 if applied, 0 if it does not fit ----
+   `next` is the action after o (a PANEL parameterizes the TILE before it), or NULL. */
+typedef int (*opt_apply_fn)(cg_lowered *l, cg_opt o, const cg_opt *next);
+
+static int apply_tile(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  int64_t jb = next && next->kind == CG_OPT_PANEL ? next->amt : 1;
+  if (!tile_fits(l, o.amt, o.amt2) || (next && next->kind == CG_OPT_PANEL && jb < 2)) return 0;
+  int64_t panels = (l->global_range[l->nglobal - 1]->vmax + 1) / o.amt2;
+  if (panels % jb) return 0;
+  tile_apply(l, o.amt, o.amt2, jb);
   return 1;
+}
+
+static int apply_panel(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)l, (void)o, (void)next;
+  return 1; /* applied by the TILE before it; cg_opts_apply rejects a PANEL anywhere else */
+}
+
+static int apply_upcast(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  if (!upcast_fits(l, o.amt)) return 0;
+  split_last_output(l, o.amt);
+  return 1;
+}
+
+/* With UPCAST (before or after it) a reduce keeps the UPCAST lanes (linearize.c), and the UNROLL
+   range is an inner loop of the reduce that C unrolls: still a different loop shape to time. */
+static int apply_unroll(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  unroller un = {l, 0, 0, o.amt};
+  cg_ptrmap seen = {0};
+  int fits = o.amt >= 2 && unroll_fits(&un, l->sink, &seen);
+  cg_ptrmap_free(&seen);
+  if (!fits) return 0;
+  cg_rule r = unroll_reduce;
+  l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
+  return un.applied > 0;
+}
+
+static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_NKINDS] = {
+  [CG_OPT_TILE] = {"TILE", apply_tile},
+  [CG_OPT_PANEL] = {"PANEL", apply_panel},
+  [CG_OPT_UPCAST] = {"UPCAST", apply_upcast},
+  [CG_OPT_UNROLL] = {"UNROLL", apply_unroll},
+};
+
+/* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
+   plain output dims); UNROLL after TILE would unroll the tile's reduce loop, which the C renderer
+   already unrolls 4 steps, and makes gcc take seconds on the code; one UPCAST, one UNROLL. */
+#define BIT(k) (1u << (k))
+static const unsigned not_after[CG_OPT_NKINDS] = {
+  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_PANEL] = BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_UPCAST] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UPCAST),
+  [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL),
+};
+
+int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
+  unsigned earlier = 0;
+  for (int i = 0; i < list->n; i++) {
+    cg_opt o = list->o[i];
+    const cg_opt *next = i + 1 < list->n ? &list->o[i + 1] : NULL;
+    if (o.kind < 0 || o.kind >= CG_OPT_NKINDS || (earlier & not_after[o.kind])) return -1;
+    /* a PANEL parameterizes the TILE right before it */
+    if (o.kind == CG_OPT_PANEL && (i == 0 || list->o[i - 1].kind != CG_OPT_TILE)) return -1;
+    if (!opt_kinds[o.kind].apply(l, o, next)) return -1;
+    earlier |= BIT(o.kind);
+  }
+  cg_opts_format(list, l->opts, sizeof l->opts);
+  return 0;
+}
+
+enum { UNROLL_LANES = 16 }; /* capped per reduce by lanes_for (8 for doubles) */
+
+static void push(cg_opt_list *list, int kind, int amt, int amt2) {
+  list->o[list->n++] = (cg_opt){kind, amt, amt2};
+}
+
+void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
+  out->n = 0;
+  if (tile_fits(l, TILE_M, TILE_N)) {
+    push(out, CG_OPT_TILE, TILE_M, TILE_N);
+    int64_t jb = panels_per_block(l, TILE_N);
+    if (jb > 1) push(out, CG_OPT_PANEL, (int)jb, 0);
+    return;
+  }
+  int up = upcast_output_lanes(l);
+  if (up) {
+    push(out, CG_OPT_UPCAST, up, 0);
+    return;
+  }
+  unroller un = {l, 0, 0, UNROLL_LANES};
+  cg_ptrmap seen = {0};
+  if (unroll_fits(&un, l->sink, &seen)) push(out, CG_OPT_UNROLL, UNROLL_LANES, 0);
+  cg_ptrmap_free(&seen);
 }
 
 void cg_optimize(cg_lowered *l) {
   l->opts[0] = 0;
   if (cg_env_get()->noopt) return;
-  if (upcast_matmul(l)) {
-    snprintf(l->opts, sizeof l->opts, "UPCAST rows x%d, cols x%d (register tile)", TILE_M, TILE_N);
-    return;
+  cg_opt_list list;
+  cg_opts_choose(l, &list);
+  int rc = cg_opts_apply(l, &list);
+  (void)rc;
+  assert(rc == 0); /* the heuristics only choose actions that fit */
+}
+
+const char *cg_opts_format(const cg_opt_list *list, char *buf, size_t n) {
+  size_t at = 0;
+  buf[0] = 0;
+  for (int i = 0; i < list->n && at < n; i++) {
+    cg_opt o = list->o[i];
+    const char *name = o.kind >= 0 && o.kind < CG_OPT_NKINDS ? opt_kinds[o.kind].name : "?";
+    int w = o.kind == CG_OPT_TILE ? snprintf(buf + at, n - at, "%s%s %dx%d", i ? ", " : "", name, o.amt, o.amt2)
+                                  : snprintf(buf + at, n - at, "%s%s %d", i ? ", " : "", name, o.amt);
+    at += w > 0 ? (size_t)w : 0;
   }
-  int up = upcast_output(l);
-  if (up) {
-    snprintf(l->opts, sizeof l->opts, "UPCAST output x%d", up);
-    return;
-  }
-  unroller un = {l, 0, 0};
-  cg_rule r = unroll_reduce;
-  l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
-  if (un.applied) snprintf(l->opts, sizeof l->opts, "UNROLL reduce x%d lanes (%d reduces)",
-                           lanes_for(l->param_dtype[0]), un.applied);
+  if (!list->n) snprintf(buf, n, "none");
+  return buf;
+}
+
+int cg_opt_kind_from_name(const char *name) {
+  for (int k = 0; k < CG_OPT_NKINDS; k++)
+    if (!strcmp(opt_kinds[k].name, name)) return k;
+  return -1;
+}
+
+const char *cg_opt_kind_name(int kind) {
+  return kind >= 0 && kind < CG_OPT_NKINDS ? opt_kinds[kind].name : NULL;
 }
 
 void cg_opt_describe(const cg_lowered *l, cg_sbuf *out) {
@@ -356,7 +511,7 @@ void cg_optimize_gpu(cg_lowered *l) {
   /* fused row kernels stay scalar: on an H200, layernorm 16384x4096 ran at 3090 GB/s with its
      two row reduces unrolled for vector loads and 3610 GB/s without (softmax: no difference) */
   if (reduce_broadcast_in_kernel(l)) return;
-  unroller un = {l, 0, GPU_LANES};
+  unroller un = {l, 0, GPU_LANES, 0};
   cg_rule r = unroll_reduce;
   l->sink = graph_rewrite(l->c, l->sink, &r, 1, &un);
   if (un.applied) snprintf(l->opts, sizeof l->opts, "UNROLL reduce x%d lanes (%d reduces, vector loads)", GPU_LANES, un.applied);

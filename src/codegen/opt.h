@@ -1,10 +1,34 @@
-/* Optimizations on a lowered kernel's range structure (UPCAST, UNROLL, THREAD...), chosen by
-   heuristics per kernel; NOOPT=1 turns them off. */
+/* Optimizations on a lowered kernel's range structure (UPCAST, UNROLL, THREAD...). An opt list is
+   a short sequence of parameterized actions; the heuristics choose one list per kernel, BEAM
+   (engine/beam.c) times others. Every list that applies gives a correct kernel; NOOPT=1 applies
+   none. */
 #ifndef CG_OPT_H
 #define CG_OPT_H
+#include <stddef.h>
 #include "lower.h"
 
+typedef enum {
+  CG_OPT_TILE,    /* register tile: UPCAST the last two output dims by amt (rows) x amt2 (cols) */
+  CG_OPT_PANEL,   /* right after TILE: its column panels in blocks of amt (L2 blocking) */
+  CG_OPT_UPCAST,  /* UPCAST the last output dim by amt lanes */
+  CG_OPT_UNROLL,  /* UNROLL each float reduce's innermost range by the widest lane count <= amt */
+  CG_OPT_NKINDS
+} cg_opt_kind;
+typedef struct { int kind, amt, amt2; } cg_opt;
+enum { CG_MAX_OPTS = 4 };
+typedef struct { int n; cg_opt o[CG_MAX_OPTS]; } cg_opt_list;
+
+/* The heuristics' list for this kernel (leaves l as it was). */
+void cg_opts_choose(cg_lowered *l, cg_opt_list *out);
+/* Apply a list in order; -1 if an action does not fit this kernel (l is then unusable). */
+int cg_opts_apply(cg_lowered *l, const cg_opt_list *list);
+/* The heuristics' list, applied (none with NOOPT=1). */
 void cg_optimize(cg_lowered *l);
+/* "TILE 4x16, PANEL 8" ("none" for an empty list) into buf; returns buf. */
+const char *cg_opts_format(const cg_opt_list *list, char *buf, size_t n);
+/* Action kind names ("TILE"...) both ways; -1 / NULL when unknown. */
+int cg_opt_kind_from_name(const char *name);
+const char *cg_opt_kind_name(int kind);
 /* The GPU's opts: 4 consecutive elements per thread (elementwise) or per reduce step, for
    16-byte vector loads and stores. */
 void cg_optimize_gpu(cg_lowered *l);

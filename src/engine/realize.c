@@ -12,6 +12,7 @@
 #include "../schedule/schedule.h"
 #include "../tensor/tensor.h"
 #include "../runtime/host_mem.h"
+#include "beam.h"
 #include "inplace.h"
 #include "jit.h"
 #include "kernel_cache.h"
@@ -23,6 +24,8 @@ typedef struct {
   int compile_needed;
   char *err;
   int cached;
+  int search;           /* BEAM: not in the BEAM cache, search after the defaults compile */
+  uint64_t beam_key;
 } prepared;
 
 /* E_ (elementwise) or r_ (reduce), then the output loop sizes, then r/u + the inner loop sizes;
@@ -46,14 +49,22 @@ static void name_kernel(cg_program *p) {
   if (n == 1) snprintf(p->name + n, sizeof p->name - n, "_1");
 }
 
-/* lower + linearize + name one kernel; GPU dialects skip the CPU's vector opts */
-static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dialect *d) {
+/* lower + optimize + linearize + name one kernel; GPU dialects skip the CPU's vector opts.
+   opts NULL: the heuristics; else that list, and NULL with *fits = 0 if it does not fit. */
+cg_program *cg_build_program(cg_schedule *s, cg_sched_item *it, const cg_dialect *d, const cg_opt_list *opts,
+                             int *fits) {
   cg_lowered l;
+  if (fits) *fits = 1;
   if (cg_lower(s, it, &l) != 0) return NULL;
   cg_tc_plan tc;
-  int tensor_cores = d == &cg_dialect_cuda && !cg_env_get()->noopt && cg_tc_match(&l, &tc);
-  if (!d->gpu) cg_optimize(&l);
-  else if (!tensor_cores) cg_optimize_gpu(&l);
+  int tensor_cores = !opts && d == &cg_dialect_cuda && !cg_env_get()->noopt && cg_tc_match(&l, &tc);
+  if (opts && cg_opts_apply(&l, opts) != 0) {
+    if (fits) *fits = 0;
+    cg_lowered_free(&l);
+    return NULL;
+  }
+  if (!opts && !d->gpu) cg_optimize(&l);
+  else if (!opts && !tensor_cores) cg_optimize_gpu(&l);
   cg_program *p = cg_linearize(&l);
   name_kernel(p);
   if (cg_env_get()->debug >= 3) {
@@ -77,7 +88,7 @@ static cg_program *build_program(cg_schedule *s, cg_sched_item *it, const cg_dia
    without a GPU still catches CUDA rendering bugs */
 static int nvrtc_check(cg_schedule *s, cg_sched_item *it) {
   const char *arch = cg_env_get()->nvrtc_check;
-  cg_program *p = build_program(s, it, &cg_dialect_cuda);
+  cg_program *p = cg_build_program(s, it, &cg_dialect_cuda, NULL, NULL);
   if (!p) return -1;
   char *err = NULL;
   if (cg_env_get()->debug >= 4) fprintf(stderr, "NVRTC_CHECK %s:\n%s\n", p->name, p->source);
@@ -92,7 +103,9 @@ static int prepare_item(cg_schedule *s, cg_sched_item *it, prepared *pr) {
   pr->dev = it->root->dev;
   if (it->is_copy || s->bufs[it->out].nbytes == 0) return 0;
   cg_device *dev = cg_device_get(pr->dev);
-  cg_program *p = build_program(s, it, dev->dialect ? dev->dialect : &cg_dialect_c);
+  const cg_dialect *d = dev->dialect ? dev->dialect : &cg_dialect_c;
+  cg_program *p = cg_beam_active(pr->dev) ? cg_beam_prepare(s, it, pr->dev, &pr->beam_key, &pr->search)
+                                          : cg_build_program(s, it, d, NULL, NULL);
   if (!p) return -1;
   p->key = cg_hash_bytes(p->source, strlen(p->source), 0);
   pr->prog = p;
@@ -140,6 +153,22 @@ static int compile_all(prepared *list, int n) {
   }
   free(todo);
   return rc;
+}
+
+/* BEAM: kernels the BEAM cache did not know are searched once their defaults are compiled (the
+   realize stays atomic: a search that fails keeps the default) */
+static void beam_search_all(cg_schedule *s, prepared *list) {
+  for (int i = 0; i < s->nitems; i++) {
+    prepared *pr = &list[i];
+    if (!pr->search || !pr->prog) continue;
+    cg_program *p = pr->prog;
+    void *h = pr->handle;
+    if (cg_beam_search(s, &s->items[i], pr->dev, pr->beam_key, &p, &h) == 0 && p != pr->prog) {
+      cg_program_free(pr->prog);
+      pr->prog = p;
+      pr->handle = h;
+    }
+  }
 }
 
 /* allocate outputs, reusing intermediates whose last reader has run */
@@ -282,6 +311,7 @@ static int realize_nodes(uop **targets, int n, cg_tensor **ts, cg_buffer **into)
   for (int i = 0; i < s.nitems && !rc; i++) rc = prepare_item(&s, &s.items[i], &list[i]);
   if (!rc) rc = cg_inplace_plan(&s, targets, n, into, &plan);
   if (!rc) rc = compile_all(list, s.nitems);
+  if (!rc) beam_search_all(&s, list);
   if (!rc) rc = allocate(&s);
   if (!rc && s.nitems) cg_stats_add_schedule();
   if (!rc) rc = run_all(&s, list);
@@ -342,6 +372,7 @@ int cg_count_kernels(cg_tensor **ts, int n) {
 }
 
 void cg_shutdown(void) {
+  cg_beam_cache_clear();
   cg_kernel_cache_clear();
   cg_pool_shutdown();
   cg_host_cache_clear();

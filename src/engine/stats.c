@@ -15,5 +15,11 @@ void cg_stats_add_compile(int cached) {
   else stats.kernels_compiled++;
 }
 void cg_stats_add_schedule(void) { stats.schedules++; }
+void cg_stats_add_beam(int searches, int runs, int hits, int rejected) {
+  stats.beam_searches += searches;
+  stats.beam_runs += runs;
+  stats.beam_hits += hits;
+  stats.beam_rejected += rejected;
+}
 cg_stats cg_get_stats(void) { return stats; }
 void cg_reset_stats(void) { stats = (cg_stats){0}; }

@@ -72,6 +72,11 @@ const char *cg_compiler_version(void) {
   return compiler_version[0] ? compiler_version : "(compiler not found)";
 }
 
+static uint64_t cpu_ident(void) {
+  pthread_once(&ident_once, ident_init);
+  return toolchain_key;
+}
+
 static int cpu_available(void) { return 1; }
 
 static char *read_file(const char *path) {
@@ -192,14 +197,27 @@ static void run_part(void *vctx, int i) {
   if (lo < hi) c->k->fn(c->bufs, c->vars, lo, hi);
 }
 
-static int cpu_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
-  cpu_kernel *k = handle;
-  int64_t size = p->thread_ins < 0 ? 1 : p->thread_var >= 0 ? vars[p->thread_var] : p->thread_size;
+/* iterations [0, size) of the outermost loop, split across the pool */
+static void launch_first(cpu_kernel *k, cg_program *p, void **bufs, const int64_t *vars, int64_t size) {
   int threads = cg_pool_threads();
   /* small kernels are not worth waking the pool */
   int parts = (p->flops + p->bytes) < 65536 ? 1 : (int)(size < threads ? size : threads);
   launch_ctx c = {k, bufs, (const long long *)vars, size, parts < 1 ? 1 : parts};
   cg_pool_run(run_part, &c, c.parts);
+}
+
+static int64_t outer_size(const cg_program *p, const int64_t *vars) {
+  return p->thread_ins < 0 ? 1 : p->thread_var >= 0 ? vars[p->thread_var] : p->thread_size;
+}
+
+static int cpu_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
+  launch_first(handle, p, bufs, vars, outer_size(p, vars));
+  return 0;
+}
+
+static int cpu_launch_prefix(void *handle, cg_program *p, void **bufs, const int64_t *vars, int64_t n) {
+  int64_t size = outer_size(p, vars);
+  launch_first(handle, p, bufs, vars, n < size ? n : size);
   return 0;
 }
 
@@ -220,4 +238,6 @@ cg_device cg_device_cpu = {
   .compile = cpu_compile,
   .launch = cpu_launch,
   .release = cpu_release,
+  .ident = cpu_ident,
+  .launch_prefix = cpu_launch_prefix,
 };

@@ -32,6 +32,12 @@ struct cg_device {
   int (*sync)(void);                           /* wait for queued work (NULL: synchronous) */
   int (*select)(int ordinal);                  /* "NAME:N" picks device N (NULL: only 0) */
   double (*kernel_seconds)(void);              /* DEBUG: the last launch's device time; -1 on error */
+  /* Hash of what makes this device's kernels and their speed differ (compiler, CPU features), for
+     the BEAM cache key; NULL: BEAM does not search on this device. */
+  uint64_t (*ident)(void);
+  /* Run only iterations [0, n) of the outermost (thread-split) loop: BEAM's cheap first look at a
+     candidate (NULL: launches cannot be cut). */
+  int (*launch_prefix)(void *handle, cg_program *p, void **bufs, const int64_t *vars, int64_t n);
 };
 
 int cg_device_lookup(const char *name);        /* index in the table, or -1 (sets error) */

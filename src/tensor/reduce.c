@@ -288,6 +288,32 @@ static cg_tensor *pack_columns(cg_tensor *w, int64_t rows) {
   return cg_reshape(cg_permute(packed, back), s);
 }
 
+/* The register tile's rows (TILE_M = 4 in src/codegen/opt.c) read x (..., n, k) four rows at a
+   time at each step of k: four streams 4*k bytes apart, which for power-of-two k alias in L1
+   (and gcc loads 8 floats to broadcast one). Packed (..., n/4, k, 4), the four values of a step
+   are adjacent and the tile reads one stream: 49 -> 70 GFLOPS a thread for 1024^3 (Zen, gcc 12).
+   Packed only alongside w (a matmul big enough for the tile and the packing), and only stored. */
+enum { PACK_ROWS = 4 };
+static cg_tensor *pack_rows(cg_tensor *x) {
+  cg_shape s = x->u->shape;
+  int nd = s.ndim;
+  if (!is_stored_view(x->u) || nd + 1 > CG_MAX_DIMS || s.var[nd - 1] || s.var[nd - 2] ||
+      !cg_dtype_is_float(x->u->dtype) || s.d[nd - 2] % PACK_ROWS || s.d[nd - 2] < PACK_MIN)
+    return x;
+  cg_shape split = s; /* (..., n/4, 4, k) */
+  split.ndim = nd + 1;
+  split.d[nd - 2] = s.d[nd - 2] / PACK_ROWS;
+  split.d[nd - 1] = PACK_ROWS;
+  split.d[nd] = s.d[nd - 1];
+  split.var[nd] = NULL;
+  cg_axes swap = {nd + 1, {0}}; /* swapping the 4 and k is its own inverse */
+  for (int i = 0; i < nd + 1; i++) swap.v[i] = i;
+  swap.v[nd - 1] = nd;
+  swap.v[nd] = nd - 1;
+  cg_tensor *packed = cg_contiguous(cg_permute(cg_reshape(x, split), swap));
+  return cg_reshape(cg_permute(packed, swap), s);
+}
+
 /* x (..., n, k) @ w (..., k, m): (..., n, 1, k) * (..., 1, m, k), summed over k */
 static cg_tensor *matmul_impl(cg_tensor *a, cg_tensor *b) {
   CG_CHECK(a, b);
@@ -312,8 +338,10 @@ static cg_tensor *matmul_impl(cg_tensor *a, cg_tensor *b) {
                  (long long)sx.d[sx.ndim - 1], (long long)sw.d[sw.ndim - 2]);
     return NULL;
   }
-  w = pack_columns(w, sx.var[sx.ndim - 2] ? 0 : sx.d[sx.ndim - 2]);
-  CG_CHECK(w);
+  cg_tensor *packed_w = pack_columns(w, sx.var[sx.ndim - 2] ? 0 : sx.d[sx.ndim - 2]);
+  if (packed_w != w) x = pack_rows(x);
+  w = packed_w;
+  CG_CHECK(x, w);
   cg_tensor *wt = cg_transpose(w, -1, -2);
   CG_CHECK(wt);
   cg_tensor *xr = cg_reshape(x, insert_unit(sx, sx.ndim - 1));
