@@ -130,7 +130,7 @@ static int is_strided_term(uop *idx, uop *r) {
 }
 
 /* Count loads whose index depends on r: *good with unit stride (in blocks), *bad otherwise
-   (a stride of at most MAX_STRIDE counts as good where block is 0: see upcast_output). */
+   (a stride of at most MAX_STRIDE counts as good where block is 0: see upcast_output_lanes). */
 static void load_strides(uop *u, uop *r, int64_t block, cg_ptrmap *seen, cg_ptrmap *memo, int *good, int *bad) {
   if (cg_ptrmap_get(seen, u)) return;
   cg_ptrmap_put(seen, u, (void *)1);

@@ -99,10 +99,9 @@ int *cg_cpu_vector_loads(const cg_program *p) {
     lane_of[i] = -1;
     if (in->op == OP_RANGE && depth < 64) stack[depth++] = i;
     if (in->op == OP_ENDRANGE && depth) depth--;
-    if (!depth || in->op != OP_LOAD || in->nsrc != 2 || in->dtype != CG_F32 ||
+    if (depth < 2 || in->op != OP_LOAD || in->nsrc != 2 || in->dtype != CG_F32 ||
         p->params[p->ins[in->src[0]].ival].dtype != CG_F32)
       continue;
-    if (depth < 2) continue;
     /* the lane loop r inside the tile's row loop `row`, which the load does not follow */
     const cg_inst *r = &p->ins[stack[depth - 1]], *end = &p->ins[r->src[0]], *row = &p->ins[stack[depth - 2]];
     if (r->ival2 != RANGE_UPCAST || row->ival2 != RANGE_UPCAST || end->op != OP_CONST || end->ival % CPU_VEC)

@@ -243,9 +243,10 @@ static uop *r_distribute(uop_ctx *c, uop *u, void *rctx) {
 static uop *divmod_partner(const uop *q, const uop *r) {
   if (r->op != OP_MOD || !is_pos_cint(r->src[1])) return NULL;
   uop *y = r->src[0];
-  int64_t d = r->src[1]->ival, D = q->src[1]->ival;
+  int64_t d = r->src[1]->ival, D = q->src[1]->ival, ad;
   if (y == q->src[0] && d == D) return y;
-  if (y->op == OP_IDIV && y->src[0] == q->src[0] && is_pos_cint(y->src[1]) && y->src[1]->ival * d == D)
+  if (y->op == OP_IDIV && y->src[0] == q->src[0] && is_pos_cint(y->src[1]) &&
+      !__builtin_mul_overflow(y->src[1]->ival, d, &ad) && ad == D)
     return y;
   return NULL;
 }
@@ -262,8 +263,8 @@ static int lin_recombine_divmod(lin *l) {
     for (int j = 0; j < l->n; j++) {
       uop *y = l->v[j].k ? divmod_partner(q, l->v[j].t) : NULL;
       if (!y) continue;
-      int64_t d = l->v[j].t->src[1]->ival, m = l->v[j].k;
-      if (l->v[i].k != m * d) continue;
+      int64_t d = l->v[j].t->src[1]->ival, m = l->v[j].k, md;
+      if (__builtin_mul_overflow(m, d, &md) || l->v[i].k != md) continue;
       l->v[i].k = l->v[j].k = 0;
       lin_flatten(l, y, m, 0);
       changed = 1;

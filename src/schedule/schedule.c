@@ -4,8 +4,10 @@
    Fusion rules: a kernel computes one root and inlines everything below it down to buffers and
    other roots. Roots are the realize targets, CONTIGUOUS and COPY nodes, reduces whose consumer
    reads them through an EXPAND (inlining would recompute the reduce per broadcast element) and
-   reduces read by more than one kernel (computed once). Elementwise nodes are always inlined:
-   recomputing them is cheaper than a round trip through memory.
+   reduces read by more than one kernel (computed once). Elementwise nodes are inlined:
+   recomputing them is cheaper than a round trip through memory, except for a chain over several
+   buffers read through an EXPAND or by the kernels of two roots (worth_a_buffer,
+   shared_and_costly below).
 
    One EXPAND does not count: an "inner" one, which broadcasts a reduce along loops nested inside
    the loops the reduce depends on (softmax's max and sum along the last axis, layernorm's mean
@@ -45,9 +47,6 @@ static void add_root(planner *p, uop *u) {
   p->added = 1;
 }
 
-/* An elementwise expression read through an EXPAND is recomputed for every broadcast copy. That
-   is free for a load and a few ops, but a chain over several buffers (an activation's backward,
-   say) read by a weight gradient 144 times over is not: such a node becomes a buffer. */
 static int has_var(const cg_shape *s) {
   for (int i = 0; i < s->ndim; i++)
     if (s->var[i]) return 1;
@@ -84,6 +83,9 @@ static expr_cost cost_of(planner *p, uop *u) {
   return c;
 }
 
+/* An elementwise expression read through an EXPAND is recomputed for every broadcast copy. That
+   is free for a load and a few ops, but a chain over several buffers (an activation's backward,
+   say) read by a weight gradient 144 times over is not: such a node becomes a buffer. */
 static int worth_a_buffer(planner *p, uop *u) {
   if (!cg_op_is_alu(u->op)) return 0;
   expr_cost c = cost_of(p, u);
@@ -107,6 +109,7 @@ static int shared_and_costly(planner *p, uop *u, int root) {
   return c.big >= 3 || (c.big >= 2 && c.ops >= 6);
 }
 
+/* axes marked in `inner` (non-unit ones) all come after every other non-unit axis */
 static int trailing_axes(const cg_shape *s, const int *inner) {
   int last_outer = -1, first_inner = s->ndim;
   for (int i = 0; i < s->ndim; i++) {
