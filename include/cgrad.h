@@ -338,6 +338,11 @@ cg_tensor *cg_linear(cg_tensor *x, cg_tensor *w, cg_tensor *b); /* x @ w.T + b; 
 /* (x - mean) * weight * invstd + bias over axis 1; stats are (C) vectors; weight/bias may be NULL. */
 cg_tensor *cg_batchnorm(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_tensor *mean,
                         cg_tensor *invstd);
+/* batchnorm with the batch's statistics over every axis but 1 (training); *mean and *var, when
+   not NULL, receive them (detached; biased variance) for running averages. With a weight, its
+   backward is the closed form (two reductions over the gradient). */
+cg_tensor *cg_batchnorm_train(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, double eps,
+                              cg_tensor **mean, cg_tensor **var);
 cg_tensor *cg_rmsnorm(cg_tensor *x, int axis, double eps); /* x / sqrt(mean(x^2) + eps) over axis..last */
 cg_tensor *cg_dropout(cg_tensor *x, double p, int training); /* zero with prob. p, scale 1/(1-p) */
 /* softmax(q @ k^T / sqrt(d)) @ v; mask (bool: keep where true; float: added) or NULL; is_causal

@@ -284,6 +284,57 @@ static void test_linear(void) {
   CHECK(cg_linear(x, b, NULL) == NULL); /* weight must be 2-d */
 }
 
+/* loss = sum(batchnorm_train(x) * r) in double, written out (channel c of x (2, 3, 2) holds
+   elements i with (i / 2) % 3 == c) */
+static double bn_loss(const double *x, const double *w, const double *b, const double *r, double eps) {
+  double loss = 0;
+  for (int c = 0; c < 3; c++) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 12; i++) mean += (i / 2) % 3 == c ? x[i] / 4 : 0;
+    for (int i = 0; i < 12; i++) var += (i / 2) % 3 == c ? (x[i] - mean) * (x[i] - mean) / 4 : 0;
+    for (int i = 0; i < 12; i++)
+      if ((i / 2) % 3 == c) loss += ((x[i] - mean) / sqrt(var + eps) * w[c] + b[c]) * r[i];
+  }
+  return loss;
+}
+
+/* the closed-form backward against central differences of the written-out loss */
+static void test_batchnorm_train_gradients(void) {
+  float xs[12], rs[12], wv[3] = {1.5f, -2, 0.5f}, bv[3] = {0.25f, 1, -1};
+  double xd[12], rd[12], wd[3], bd[3], ex[12], ew[3], eb[3], h = 1e-4, eps = 1e-5;
+  for (int i = 0; i < 12; i++) xs[i] = val(i, 40) * 3, rs[i] = val(i + 7, 40), xd[i] = xs[i], rd[i] = rs[i];
+  for (int c = 0; c < 3; c++) wd[c] = wv[c], bd[c] = bv[c];
+  for (int i = 0; i < 12; i++) {
+    double keep = xd[i];
+    xd[i] = keep + h; double up = bn_loss(xd, wd, bd, rd, eps);
+    xd[i] = keep - h; ex[i] = (up - bn_loss(xd, wd, bd, rd, eps)) / (2 * h);
+    xd[i] = keep;
+  }
+  for (int c = 0; c < 3; c++) {
+    double kw = wd[c], kb = bd[c];
+    wd[c] = kw + h; double up = bn_loss(xd, wd, bd, rd, eps);
+    wd[c] = kw - h; ew[c] = (up - bn_loss(xd, wd, bd, rd, eps)) / (2 * h);
+    wd[c] = kw;
+    bd[c] = kb + h; up = bn_loss(xd, wd, bd, rd, eps);
+    bd[c] = kb - h; eb[c] = (up - bn_loss(xd, wd, bd, rd, eps)) / (2 * h);
+    bd[c] = kb;
+  }
+  cg_tensor *x = cg_from_data(xs, CG_F32, CG_SHAPE(2, 3, 2), NULL);
+  cg_tensor *w = cg_from_data(wv, CG_F32, CG_SHAPE(3), NULL), *b = cg_from_data(bv, CG_F32, CG_SHAPE(3), NULL);
+  cg_set_requires_grad(x, 1), cg_set_requires_grad(w, 1), cg_set_requires_grad(b, 1);
+  cg_tensor *mean = NULL, *var = NULL;
+  cg_tensor *y = cg_batchnorm_train(x, w, b, eps, &mean, &var);
+  CHECK(y && mean && var);
+  CHECK(cg_backward(cg_sum(cg_mul(y, cg_from_data(rs, CG_F32, CG_SHAPE(2, 3, 2), NULL)), CG_ALL, 0)) == 0);
+  float fx[12], fw[3], fb[3], em[3] = {0};
+  for (int i = 0; i < 12; i++) fx[i] = (float)ex[i], em[(i / 2) % 3] += xs[i] / 4;
+  for (int c = 0; c < 3; c++) fw[c] = (float)ew[c], fb[c] = (float)eb[c];
+  CHECK(th_max_diff(cg_grad(x), fx, 12) < 1e-3);
+  CHECK(th_max_diff(cg_grad(w), fw, 3) < 1e-3);
+  CHECK(th_max_diff(cg_grad(b), fb, 3) < 1e-3);
+  CHECK(th_max_diff(mean, em, 3) < 1e-5);
+}
+
 static void test_batchnorm_and_rmsnorm(void) {
   float xs[12], mean[3] = {0.5f, -1, 2}, invstd[3] = {2, 0.5f, 1}, wv[3] = {1, 2, 3}, bv[3] = {0, 1, -1};
   for (int i = 0; i < 12; i++) xs[i] = val(i, 40);
@@ -529,6 +580,7 @@ int main(int argc, char **argv) {
     {"pools", test_pools},
     {"linear", test_linear},
     {"batchnorm_and_rmsnorm", test_batchnorm_and_rmsnorm},
+    {"batchnorm_train_gradients", test_batchnorm_train_gradients},
     {"dropout", test_dropout},
     {"sdpa_causal", test_sdpa_causal},
     {"cross_entropy", test_cross_entropy},

@@ -205,22 +205,19 @@ static cg_tensor *per_channel(cg_tensor *v, int ndim) {
 static cg_tensor *fwd_batchnorm(cg_module *m, cg_tensor *x) {
   int nd = cg_ndim(x);
   if (nd < 2) { cg_set_error("BatchNorm: input needs (N, C, ...)"); return NULL; }
-  cg_axes ax = {0, {0}};
-  for (int i = 0; i < nd; i++)
-    if (i != 1) ax.v[ax.n++] = i;
   cg_tensor *rm = get(m, "running_mean"), *rv = get(m, "running_var");
   if (!training_mode) return cg_batchnorm(x, get(m, "weight"), get(m, "bias"), rm, cg_rsqrt(cg_add_s(rv, m->eps)));
-  cg_tensor *mean = cg_mean(x, ax, 0), *d = cg_sub(x, per_channel(mean, nd));
-  cg_tensor *var = cg_mean(cg_mul(d, d), ax, 0);
-  int64_t n = cg_numel(x) / (cg_numel(mean) ? cg_numel(mean) : 1);
+  cg_tensor *dm = NULL, *dv = NULL;
+  cg_tensor *y = cg_batchnorm_train(x, get(m, "weight"), get(m, "bias"), m->eps, &dm, &dv);
+  if (!y) return NULL;
+  int64_t n = cg_numel(x) / (cg_numel(dm) ? cg_numel(dm) : 1);
   /* running statistics follow PyTorch: momentum average, unbiased variance; assigned into their
      own buffers when realized (stable state for a JIT replay) */
   int was = cg_set_grad_enabled(0);
-  cg_tensor *dm = cg_detach(mean), *dv = cg_detach(var);
   cg_assign_lazy(rm, cg_add(cg_mul_s(rm, 1 - m->momentum), cg_mul_s(dm, m->momentum)));
   cg_assign_lazy(rv, cg_add(cg_mul_s(rv, 1 - m->momentum), cg_mul_s(dv, m->momentum * n / (n > 1 ? n - 1 : 1))));
   cg_set_grad_enabled(was);
-  return cg_batchnorm(x, get(m, "weight"), get(m, "bias"), mean, cg_rsqrt(cg_add_s(var, m->eps)));
+  return y;
 }
 
 static cg_tensor *affine_last(cg_module *m, cg_tensor *y) {

@@ -677,6 +677,85 @@ cg_tensor *cg_batchnorm(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, cg_ten
   SCOPED(batchnorm_impl(x, weight, bias, mean, invstd));
 }
 
+/* ---- batchnorm with the batch's statistics (training) ----
+   Differentiated through its primitives, the normalization's gradient reaches x along three
+   paths (directly, through the mean, through the variance), four reductions over the incoming
+   gradient per layer. Its closed form needs two, which are also the bias and weight gradients:
+   with xhat = (x - mean) * invstd over the n elements of a channel,
+   dx = weight * invstd * (g - sum(g)/n - xhat * sum(g * xhat)/n). */
+static cg_axes all_but_channel(int nd) {
+  cg_axes a = {0, {0}};
+  for (int i = 0; i < nd; i++)
+    if (i != 1) a.v[a.n++] = i;
+  return a;
+}
+
+/* mean, biased variance and 1/sqrt(var + eps) per channel, built without gradients: the forward
+   and the backward rule get the same (hash-consed) nodes */
+static void bn_batch_stats(cg_tensor *x, double eps, cg_tensor **mean, cg_tensor **var, cg_tensor **invstd) {
+  int was = cg_set_grad_enabled(0);
+  cg_axes ax = all_but_channel(x->u->shape.ndim);
+  *mean = cg_mean(x, ax, 0);
+  cg_tensor *d = cg_sub(x, channel_view(*mean, x));
+  *var = cg_mean(cg_mul(d, d), ax, 0);
+  *invstd = cg_rsqrt(cg_add_s(*var, eps));
+  cg_set_grad_enabled(was);
+}
+
+static void bn_backward(const uop *u, cg_tensor *g, cg_tensor **d) {
+  double eps;
+  memcpy(&eps, &u->v[0], sizeof eps);
+  cg_tensor *x = tensor_wrap(uop_ref(u->src[1])), *w = tensor_wrap(uop_ref(u->src[2])), *mean, *var, *invstd;
+  bn_batch_stats(x, eps, &mean, &var, &invstd);
+  cg_axes ax = all_but_channel(x->u->shape.ndim);
+  double n = (double)(cg_numel(x) / cg_numel(mean));
+  cg_tensor *xhat = cg_mul(cg_sub(x, channel_view(mean, x)), channel_view(invstd, x));
+  /* keepdim sums: the bias's gradient (sum_to in autograd.c) is the same node as sg */
+  cg_tensor *sg = cg_sum(g, ax, 1), *sgx = cg_sum(cg_mul(g, xhat), ax, 1);
+  if (u->src[1]->needs_grad) {
+    cg_tensor *centered = cg_sub(cg_sub(g, cg_div_s(sg, n)), cg_mul(xhat, cg_div_s(sgx, n)));
+    d[1] = cg_mul(centered, channel_view(cg_mul(w, invstd), x));
+  }
+  if (u->src[2]->needs_grad) d[2] = cg_reshape(sgx, w->u->shape);
+}
+
+static const grad_rule bn_rule = {"batchnorm", bn_backward};
+
+static cg_tensor *batchnorm_train_core(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, double eps,
+                                       cg_tensor **mean, cg_tensor **var) {
+  CG_CHECK(x);
+  if (x->u->shape.ndim < 2 || !cg_dtype_is_float(x->u->dtype)) {
+    cg_set_error("batchnorm_train: input needs a float (N, C, ...) tensor");
+    return NULL;
+  }
+  cg_tensor *invstd;
+  bn_batch_stats(x, eps, mean, var, &invstd);
+  if (!weight) { /* no rule without a weight: the stats again, with gradients */
+    cg_axes ax = all_but_channel(x->u->shape.ndim);
+    cg_tensor *m = cg_mean(x, ax, 0), *dv = cg_sub(x, channel_view(m, x));
+    return batchnorm_impl(x, NULL, bias, m, cg_rsqrt(cg_add_s(cg_mean(cg_mul(dv, dv), ax, 0), eps)));
+  }
+  int was = cg_set_grad_enabled(0);
+  cg_tensor *y = batchnorm_impl(x, weight, NULL, *mean, invstd);
+  cg_set_grad_enabled(was);
+  int64_t v[1];
+  memcpy(v, &eps, sizeof eps);
+  y = with_grad_rule(y, (cg_tensor *[]){x, weight}, 2, &bn_rule, v, 1);
+  return bias ? cg_add(y, channel_view(bias, x)) : y;
+}
+
+cg_tensor *cg_batchnorm_train(cg_tensor *x, cg_tensor *weight, cg_tensor *bias, double eps,
+                              cg_tensor **mean, cg_tensor **var) {
+  cg_tensor *m = NULL, *vr = NULL;
+  cg_scope_push();
+  cg_tensor *y = batchnorm_train_core(x, weight, bias, eps, &m, &vr);
+  cg_keep(y);
+  if (y && mean) *mean = cg_keep(cg_detach(m));
+  if (y && var) *var = cg_keep(cg_detach(vr));
+  cg_scope_pop();
+  return y;
+}
+
 static cg_tensor *rmsnorm_impl(cg_tensor *x, int axis, double eps) {
   CG_CHECK(x);
   int nd = x->u->shape.ndim, ax = norm_axis(axis, nd);
