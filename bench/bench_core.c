@@ -485,13 +485,18 @@ static void emit_beam(double wall_s) {
   emit("beam", wall_s, "s", extra);
 }
 
-static void bench_kernels(void) {
-  double t0 = now_s();
-  emit_config();
+static void bench_kernels_only(void) {
   bench_muladd();
   bench_sum();
   bench_softmax();
+  bench_layernorm();
   bench_matmuls();
+}
+
+static void bench_kernels(void) {
+  double t0 = now_s();
+  emit_config();
+  bench_kernels_only();
   emit_beam(now_s() - t0);
 }
 
@@ -509,11 +514,7 @@ int main(int argc, char **argv) {
   } else {
     emit_config();
     bench_memcpy(cg_get_config().threads);
-    bench_muladd();
-    bench_sum();
-    bench_softmax();
-    bench_layernorm();
-    bench_matmuls();
+    bench_kernels_only();
   }
   cg_shutdown();
   return rc ? 1 : 0;
