@@ -91,10 +91,25 @@ static uop *param_for(lowerer *L, uop *node) {
   return p;
 }
 
+/* the index stays inside the buffer wherever it is evaluated (its bounds, from the ranges) */
+static int always_in_bounds(const uop *index, cg_shape shape) {
+  int64_t n = 1;
+  for (int i = 0; i < shape.ndim; i++) {
+    if (shape.var[i]) return 0;
+    n *= shape.d[i];
+  }
+  return index->vmin >= 0 && index->vmax < n;
+}
+
+/* A load under padding is gated by `valid` so that it never reads outside its buffer; the pad
+   itself selects 0 outside (lower_pad's WHERE), so a load that cannot leave its buffer (a
+   per-channel vector next to a padded image) loads ungated: no condition per element, and a
+   loop-invariant one is hoisted out of the loops it does not use. */
 static uop *load(lowerer *L, uop *node, uop **idx, uop *valid) {
   uop *p = param_for(L, node);
   if (!p) return idx_const(L, 0);
   uop *src[3] = {p, linear_index(L, idx, node->shape), valid};
+  if (valid && always_in_bounds(src[1], node->shape)) valid = NULL;
   return uop_new(L->c, OP_LOAD, node->dtype, src, valid ? 3 : 2, (uop_arg){0}, NULL);
 }
 
