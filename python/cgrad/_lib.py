@@ -104,6 +104,7 @@ PROTOS = {  # name: (restype, argtypes)
     "cg_max_pool": (_T, [_T, _I, _P64, _P64, _P64, _P64]),
     "cg_avg_pool": (_T, [_T, _I, _P64, _P64, _P64, _I]),
     "cg_linear": (_T, [_T, _T, _T]), "cg_batchnorm": (_T, [_T, _T, _T, _T, _T]),
+    "cg_batchnorm_train": (_T, [_T, _T, _T, _D, _TP, _TP]),
     "cg_dropout": (_T, [_T, _D, _I]), "cg_scaled_dot_product_attention": (_T, [_T, _T, _T, _T, _I]),
     "cg_cross_entropy": (_T, [_T, _T, _I, _D]), "cg_nll_loss": (_T, [_T, _T, _I, _I64]),
     "cg_sparse_categorical_crossentropy": (_T, [_T, _T, _I64, _D, _I]),

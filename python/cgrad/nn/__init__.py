@@ -10,11 +10,12 @@ Parameters are created with requires_grad=True and PyTorch's default initializat
 tinygrad). BatchNorm's running statistics are updated lazily (cg_replace, as cg_nn_batchnorm
 does): realize them with the loss (e.g. `loss.realize(*bn_buffers)`) before the optimizer step.
 """
+import ctypes
 import math
 
 from .._lib import check_rc, lib
 from ..dtype import dtypes
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 
 
 def _tuple(v, n):
@@ -111,19 +112,27 @@ class BatchNorm:
         return x.mean(axis=axes), x.var(axis=axes, correction=0)
 
     def __call__(self, x):
-        batch_mean, batch_var = self.calc_stats(x)
-        if self.track_running_stats and Tensor.training:
+        if not Tensor.training:
+            batch_mean, batch_var = self.calc_stats(x)
+            return x.batchnorm(self.weight, self.bias, batch_mean, (batch_var + self.eps).rsqrt())
+        # batch statistics: cg_batchnorm_train's closed-form gradient (two reductions over the
+        # gradient where differentiating the composed formula takes four) and its statistics,
+        # detached, for the running averages
+        mean, var = ctypes.c_void_p(), ctypes.c_void_p()
+        y = _wrap(lib.cg_batchnorm_train(x._ptr, None if self.weight is None else self.weight._ptr,
+                                         None if self.bias is None else self.bias._ptr, self.eps,
+                                         ctypes.byref(mean), ctypes.byref(var)))
+        m, v = _wrap(mean.value), _wrap(var.value)
+        if self.track_running_stats:
             n = x.numel() // x.shape[1]
             with Tensor.test():                       # no gradient graph for the statistics
-                m, v = batch_mean.detach(), batch_var.detach()
                 # written into their own buffers when realized (stable state for TinyJit)
                 rm = self.running_mean * (1 - self.momentum) + m * self.momentum
                 rv = self.running_var * (1 - self.momentum) + v * (self.momentum * n / max(n - 1, 1))
                 nb = self.num_batches_tracked + 1
                 for dst, val in ((self.running_mean, rm), (self.running_var, rv), (self.num_batches_tracked, nb)):
                     check_rc(lib.cg_assign_lazy(dst._ptr, val._ptr))
-        invstd = (batch_var + self.eps).rsqrt()
-        return x.batchnorm(self.weight, self.bias, batch_mean, invstd)
+        return y
 
 
 BatchNorm2d = BatchNorm1d = BatchNorm3d = BatchNorm
