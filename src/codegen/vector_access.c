@@ -66,55 +66,61 @@ static int aligned_plus_lane(const cg_program *p, int idx, int r, int64_t align,
    are rarely the bandwidth that matters) */
 static int vector_size_ok(int dtype) { int s = cg_dtype_size(dtype); return s == 2 || s == 4; }
 
-int *cg_vector_accesses(const cg_program *p) {
+/* Which lane loop serves instruction i (-1: none); loops[0..depth) are the loops open at i,
+   innermost last; memo is scratch of p->nins bytes for `uses`. */
+typedef int (*lane_pick)(const cg_program *p, int i, const int *loops, int depth, char *memo);
+
+static int *scan_accesses(const cg_program *p, lane_pick pick) {
   int *lane_of = cg_xmalloc((size_t)(p->nins ? p->nins : 1) * sizeof(int));
   char *memo = cg_xmalloc((size_t)(p->nins ? p->nins : 1));
-  int stack[64], depth = 0;
+  int loops[64], depth = 0;
   for (int i = 0; i < p->nins; i++) {
     const cg_inst *in = &p->ins[i];
-    lane_of[i] = -1;
-    if (in->op == OP_RANGE && depth < 64) stack[depth++] = i;
+    if (in->op == OP_RANGE && depth < 64) loops[depth++] = i;
     if (in->op == OP_ENDRANGE && depth) depth--;
-    int load = in->op == OP_LOAD && in->nsrc == 2, store = in->op == OP_STORE && !p->group_size;
-    if (!depth || !(load || store)) continue;
-    const cg_inst *r = &p->ins[stack[depth - 1]]; /* the innermost open loop: the lane loop */
-    const cg_inst *end = &p->ins[r->src[0]];
-    int lanes = 0, dt = store ? p->ins[in->src[2]].dtype : in->dtype;
-    if ((r->ival2 != RANGE_UPCAST && r->ival2 != RANGE_UNROLL) || end->op != OP_CONST || end->ival % VEC ||
-        !vector_size_ok(store ? p->params[p->ins[in->src[0]].ival].dtype : dt))
-      continue;
-    memset(memo, 0, (size_t)p->nins);
-    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], VEC, &lanes, memo) && lanes == 1) lane_of[i] = stack[depth - 1];
+    lane_of[i] = pick(p, i, loops, depth, memo);
   }
   free(memo);
   return lane_of;
 }
 
-int *cg_cpu_vector_loads(const cg_program *p) {
-  int *lane_of = cg_xmalloc((size_t)(p->nins ? p->nins : 1) * sizeof(int));
-  char *memo = cg_xmalloc((size_t)(p->nins ? p->nins : 1));
-  int stack[64], depth = 0;
-  for (int i = 0; i < p->nins; i++) {
-    const cg_inst *in = &p->ins[i];
-    lane_of[i] = -1;
-    if (in->op == OP_RANGE && depth < 64) stack[depth++] = i;
-    if (in->op == OP_ENDRANGE && depth) depth--;
-    if (depth < 2 || in->op != OP_LOAD || in->nsrc != 2 || in->dtype != CG_F32 ||
-        p->params[p->ins[in->src[0]].ival].dtype != CG_F32)
-      continue;
-    /* the lane loop r inside the tile's row loop `row`, which the load does not follow */
-    const cg_inst *r = &p->ins[stack[depth - 1]], *end = &p->ins[r->src[0]], *row = &p->ins[stack[depth - 2]];
-    if (r->ival2 != RANGE_UPCAST || row->ival2 != RANGE_UPCAST || end->op != OP_CONST || end->ival % CPU_VEC)
-      continue;
-    int lanes = 0;
-    memset(memo, 0, (size_t)p->nins);
-    if (aligned_plus_lane(p, in->src[1], stack[depth - 1], 1, &lanes, memo) && lanes == 1 &&
-        !uses(p, in->src[1], stack[depth - 2], memo))
-      lane_of[i] = stack[depth - 1];
-  }
-  free(memo);
-  return lane_of;
+/* GPU: a load or store directly in a lane loop of a multiple of 4 lanes, at base + lane with
+   base a multiple of 4 */
+static int gpu_lane(const cg_program *p, int i, const int *loops, int depth, char *memo) {
+  const cg_inst *in = &p->ins[i];
+  int load = in->op == OP_LOAD && in->nsrc == 2, store = in->op == OP_STORE && !p->group_size;
+  if (!depth || !(load || store)) return -1;
+  const cg_inst *r = &p->ins[loops[depth - 1]]; /* the innermost open loop: the lane loop */
+  const cg_inst *end = &p->ins[r->src[0]];
+  int lanes = 0, dt = store ? p->ins[in->src[2]].dtype : in->dtype;
+  if ((r->ival2 != RANGE_UPCAST && r->ival2 != RANGE_UNROLL) || end->op != OP_CONST || end->ival % VEC ||
+      !vector_size_ok(store ? p->params[p->ins[in->src[0]].ival].dtype : dt))
+    return -1;
+  memset(memo, 0, (size_t)p->nins);
+  return aligned_plus_lane(p, in->src[1], loops[depth - 1], VEC, &lanes, memo) && lanes == 1 ? loops[depth - 1] : -1;
 }
+
+int *cg_vector_accesses(const cg_program *p) { return scan_accesses(p, gpu_lane); }
+
+/* CPU tile: a float32 load in the tile's column lane loop r (inside the row loop `row`, which
+   the load does not follow), unit-stride in r */
+static int cpu_lane(const cg_program *p, int i, const int *loops, int depth, char *memo) {
+  const cg_inst *in = &p->ins[i];
+  if (depth < 2 || in->op != OP_LOAD || in->nsrc != 2 || in->dtype != CG_F32 ||
+      p->params[p->ins[in->src[0]].ival].dtype != CG_F32)
+    return -1;
+  const cg_inst *r = &p->ins[loops[depth - 1]], *end = &p->ins[r->src[0]], *row = &p->ins[loops[depth - 2]];
+  if (r->ival2 != RANGE_UPCAST || row->ival2 != RANGE_UPCAST || end->op != OP_CONST || end->ival % CPU_VEC)
+    return -1;
+  int lanes = 0;
+  memset(memo, 0, (size_t)p->nins);
+  if (aligned_plus_lane(p, in->src[1], loops[depth - 1], 1, &lanes, memo) && lanes == 1 &&
+      !uses(p, in->src[1], loops[depth - 2], memo))
+    return loops[depth - 1];
+  return -1;
+}
+
+int *cg_cpu_vector_loads(const cg_program *p) { return scan_accesses(p, cpu_lane); }
 
 const char *cg_vector_type(int dtype) {
   static const char *const names[] = {
