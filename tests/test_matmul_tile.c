@@ -5,7 +5,9 @@
    operand stays fused). */
 #include <stdlib.h>
 #include <string.h>
+#include "codegen/opt.h"
 #include "harness.h"
+#include "tensor/tensor.h"
 
 static float value(int64_t i, int seed) { /* deterministic values in [-1, 1) */
   uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
@@ -71,6 +73,22 @@ static void check_case(int batch, int m, int k, int n, int bt, int computed, int
   free(b);
 }
 
+/* the heuristics' opts for the kernel computing t (the last of its schedule), into out */
+static void opts_of(cg_tensor *t, char *out, size_t n) {
+  cg_schedule s = {0};
+  uop *root = t->u;
+  snprintf(out, n, "?");
+  if (cg_schedule_build(&s, &root, 1) == 0 && s.nitems > 0) {
+    cg_lowered l;
+    if (cg_lower(&s, &s.items[s.nitems - 1], &l) == 0) {
+      cg_optimize(&l);
+      snprintf(out, n, "%s", l.opts);
+      cg_lowered_free(&l);
+    }
+  }
+  cg_schedule_free(&s);
+}
+
 /* stored A and B: both packed (two copies, then the matmul) */
 static void test_tiled_and_packed(void) { check_case(1, 128, 128, 128, 0, 0, 3); }
 static void test_tiled_packed_batched_rectangular(void) { check_case(3, 132, 160, 144, 0, 0, 3); }
@@ -81,6 +99,46 @@ static void test_computed_a_stays_fused(void) { check_case(1, 128, 128, 128, 0, 
 static void test_small_tiled_unpacked(void) { check_case(2, 8, 24, 32, 0, 0, 1); }
 static void test_untileable_shape(void) { check_case(1, 130, 129, 131, 0, 0, 1); }
 
+/* K >= 2048: A and B packed in blocks of 256 along k, and the tile runs the blocks as an outer
+   loop with its partial sums in the output (KBLOCK); the epilogue (bias, relu) applies once */
+static void test_k_blocked(void) {
+  check_case(2, 128, 2048, 144, 0, 0, 3);
+  if (!strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP")) {
+    cg_tensor *a = cg_randn(CG_SHAPE(128, 2048), CG_F32), *b = cg_randn(CG_SHAPE(2048, 128), CG_F32);
+    char opts[256];
+    CHECK(cg_realize(a) == 0 && cg_realize(b) == 0);
+    opts_of(cg_matmul(a, b), opts, sizeof opts);
+    CHECK(strstr(opts, "KBLOCK 256") != NULL);
+  }
+}
+
+static void test_k_blocked_epilogue(void) {
+  enum { M = 128, K = 2048, N = 160 };
+  float *a = values((int64_t)M * K, 3), *b = values((int64_t)K * N, 4), *bias = values(N, 5);
+  cg_tensor *ta = cg_from_data(a, CG_F32, CG_SHAPE(M, K), NULL), *tb = cg_from_data(b, CG_F32, CG_SHAPE(K, N), NULL);
+  cg_tensor *y = cg_relu(cg_add(cg_matmul(ta, tb), cg_from_data(bias, CG_F32, CG_SHAPE(N), NULL)));
+  int c_dialect = !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP");
+  if (c_dialect) CHECK_EQ_INT(cg_count_kernels(&y, 1), 3); /* two packed copies, one matmul */
+  float *got = th_floats(y);
+  CHECK(got != NULL);
+  double worst = 0;
+  for (int i = 0; got && i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double acc = bias[j], mag = fabs(bias[j]);
+      for (int q = 0; q < K; q++) {
+        acc += (double)a[(int64_t)i * K + q] * b[(int64_t)q * N + j];
+        mag += fabs((double)a[(int64_t)i * K + q] * b[(int64_t)q * N + j]);
+      }
+      double e = fabs(got[i * N + j] - (acc > 0 ? acc : 0)) / (mag + 1e-30);
+      if (e > worst) worst = e;
+    }
+  if (!(worst < 1e-5)) th_fail(__FILE__, __LINE__, "relu(a @ b + bias): relative error %g", worst);
+  free(got);
+  free(a);
+  free(b);
+  free(bias);
+}
+
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"tiled_and_packed", test_tiled_and_packed},
@@ -90,6 +148,8 @@ int main(int argc, char **argv) {
     {"computed_a_stays_fused", test_computed_a_stays_fused},
     {"small_tiled_unpacked", test_small_tiled_unpacked},
     {"untileable_shape", test_untileable_shape},
+    {"k_blocked", test_k_blocked},
+    {"k_blocked_epilogue", test_k_blocked_epilogue},
     {NULL, NULL},
   };
   return th_run(tests, argc, argv);

@@ -69,6 +69,14 @@ const cg_dialect cg_dialect_c = {
       "#define CG_IN_REG(v) ((void)0)\n"
       "#endif\n"
       "CGFN cg_f32x8 cg_vload8(const float *p) { cg_f32x8 v; __builtin_memcpy(&v, p, 32); CG_IN_REG(v); return v; }\n"
+      "CGFN void cg_vstore8(float *p, cg_f32x8 v) { __builtin_memcpy(p, &v, 32); }\n"
+      "CGFN cg_f32x8 cg_splat8(float x) { return (cg_f32x8){x, x, x, x, x, x, x, x}; }\n"
+      /* one rounding per lane, as __builtin_fmaf (and the interpreter) */
+      "#if defined(__FMA__) && (defined(__x86_64__) || defined(__i386__))\n"
+      "CGFN cg_f32x8 cg_fma8(cg_f32x8 a, cg_f32x8 b, cg_f32x8 c) { return __builtin_ia32_vfmaddps256(a, b, c); }\n"
+      "#else\n"
+      "CGFN cg_f32x8 cg_fma8(cg_f32x8 a, cg_f32x8 b, cg_f32x8 c) { cg_f32x8 r; for (int l = 0; l < 8; l++) r[l] = __builtin_fmaf(a[l], b[l], c[l]); return r; }\n"
+      "#endif\n"
 /* string literals: cg_exp2f, cg_log2f */
 #include "../ir/mathfn.h"
       ,

@@ -251,6 +251,9 @@ cg_program *cg_linearize(const cg_lowered *l) {
     }
   for (int i = 0; i < l->nparams; i++)
     p->bytes += (double)l->param_numel[i] * cg_dtype_size(l->param_dtype[i]);
+  /* a kernel that loads from its output (KBLOCK's partial sums) must not run in place */
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_LOAD && p->ins[p->ins[i].src[0]].ival == 0) p->reads_output = 1;
   cg_ptrmap_free(&F.index);
   cg_ptrmap_free(&L.deps);
   cg_ptrmap_free(&L.lane_of);

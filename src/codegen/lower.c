@@ -253,6 +253,7 @@ int cg_lower(cg_schedule *s, cg_sched_item *it, cg_lowered *out) {
   uop *store = uop_new(L.c, OP_STORE, root->dtype, src, 3, (uop_arg){0}, NULL);
   out->sink = cg_simplify(L.c, uop_new(L.c, OP_SINK, 0, &store, 1, (uop_arg){0}, NULL));
   out->next_range = L.next_range;
+  out->tile_dim = -1;
   cg_ptrmap_free(&L.memo);
   cg_ptrmap_free(&L.params);
   it->nins = out->nparams - 1;

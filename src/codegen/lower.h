@@ -18,6 +18,7 @@ typedef struct {
   int64_t global_size[CG_MAX_DIMS];   /* maximum trip counts */
   uop *global_range[CG_MAX_DIMS];     /* their RANGE nodes (end: a CONST or a DEFINE_VAR) */
   int next_range;       /* first unused RANGE id (opts add ranges) */
+  int tile_dim;         /* TILE: global_range index of the column-block loop, or -1 */
   char opts[256];       /* applied optimizations, for DEBUG=3 */
 } cg_lowered;
 

@@ -262,10 +262,8 @@ static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
    a power of two that divides the panel count, leaving at least MIN_BLOCKS blocks for the
    threads to share (the block loop is the outermost, the one split across threads) */
 enum { BLOCK_BYTES = 256 << 10, MIN_BLOCKS = 4 };
-static int64_t panels_per_block(cg_lowered *l, int64_t tn) {
-  cg_ptrmap seen = {0};
-  int64_t k = reduce_length(l->sink, &seen), panels = (l->global_range[l->nglobal - 1]->vmax + 1) / tn, jb = 1;
-  cg_ptrmap_free(&seen);
+static int64_t panels_per_block(cg_lowered *l, int64_t tn, int64_t k) {
+  int64_t panels = (l->global_range[l->nglobal - 1]->vmax + 1) / tn, jb = 1;
   while (jb * 2 * k * tn * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
     jb *= 2;
   return jb;
@@ -306,6 +304,7 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
   else gj2 = gj1;
   l->global_range[di] = gj2;
   l->global_size[di] = n / tile_n / jb;
+  l->tile_dim = di;
   l->global_range[dj] = gi1;
   l->global_size[dj] = m / tile_m;
   if (jb > 1) {
@@ -316,6 +315,93 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
   l->global_size[l->nglobal++] = tile_m;
   l->global_range[l->nglobal] = uj;
   l->global_size[l->nglobal++] = tile_n;
+}
+
+/* ---- K blocking of a register tile (KBLOCK) ----
+   At large K a tile's reduce reads a K x 16 panel of B and a K x 4 slice of A per tile; once a
+   panel outgrows L2, A streams from memory once per panel. KBLOCK cuts the reduce range r into
+   blocks, r = kb*KC + ki, and makes kb an output-side loop just inside the tile's column-block
+   loop (the one split across threads): each block's tiles reuse a KC x 16*PANEL block of B from
+   L2 and KC x 4 slices of A from L1. The tile's partial sums live in the output between blocks:
+       out = (kb > 0 ? out : 0) + sum over the block      (the epilogue only at the last block)
+   so the kernel reads its output back (never in place: program.h reads_output). Matmul
+   operands are packed block-major (src/tensor/reduce.c), which shows in B's index as r // KC
+   and r % KC: the block length comes from there. */
+
+/* the one REDUCE of the kernel (NULL if none or several) */
+static void find_reduces(uop *u, cg_ptrmap *seen, uop **found, int *count) {
+  if (cg_ptrmap_get(seen, u)) return;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_REDUCE && (*count)++ == 0) *found = u;
+  for (int i = 0; i < u->nsrc; i++) find_reduces(u->src[i], seen, found, count);
+}
+
+static uop *single_reduce(cg_lowered *l) {
+  cg_ptrmap seen = {0};
+  uop *red = NULL;
+  int count = 0;
+  find_reduces(l->sink, &seen, &red, &count);
+  cg_ptrmap_free(&seen);
+  return count == 1 ? red : NULL;
+}
+
+/* c of an index term r // c or r % c (the block length of a block-major layout), or 0 */
+static int64_t layout_block(uop *u, uop *r, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 0;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if ((u->op == OP_IDIV || u->op == OP_MOD) && u->src[0] == r && u->src[1]->op == OP_CONST) return u->src[1]->ival;
+  for (int i = 0; i < u->nsrc; i++) {
+    int64_t c = layout_block(u->src[i], r, seen);
+    if (c) return c;
+  }
+  return 0;
+}
+
+/* the block length KBLOCK would use for this kernel's reduce (0: none fits), with room for
+   `dims` more output loops (the tile's 3 before it is tiled, and the block loop) */
+static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
+  uop *red = single_reduce(l), *store = l->sink->src[0];
+  if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 || l->nglobal + dims > CG_MAX_DIMS ||
+      store->op != OP_STORE || store->src[2]->dtype != CG_F32)
+    return 0;
+  uop *r = red->src[1];
+  cg_ptrmap seen = {0};
+  int64_t kc = r->src[0]->op == OP_CONST ? layout_block(red->src[0], r, &seen) : 0, k = r->vmax + 1;
+  cg_ptrmap_free(&seen);
+  if (kc < 2 || k % kc || k / kc < 2) return 0;
+  *red_out = red;
+  return kc;
+}
+
+static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
+  uop_ctx *c = l->c;
+  uop *r = red->src[1], *store = l->sink->src[0];
+  int64_t blocks = (r->vmax + 1) / kc;
+  uop *eb = uop_const_int(c, CG_I64, blocks), *ec = uop_const_int(c, CG_I64, kc);
+  uop *kb = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *ki = uop_new(c, OP_RANGE, CG_I64, &ec, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
+  uop *k = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, kb, ec), ki);
+  uop *rsrc[2] = {cg_simplify(c, substitute(c, red->src[0], r, k)), ki};
+  uop *part = uop_new(c, OP_REDUCE, red->dtype, rsrc, 2, (uop_arg){.ival = red->ival}, NULL);
+  /* the earlier blocks' sum, read back from the output (nothing to read in the first block) */
+  uop *first = uop_alu(c, OP_CMPNE, CG_BOOL, kb, uop_const_int(c, CG_I64, 0));
+  uop *lsrc[3] = {store->src[0], store->src[1], first};
+  uop *prev = uop_new(c, OP_LOAD, CG_F32, lsrc, 3, (uop_arg){0}, NULL);
+  uop *sum = uop_alu(c, OP_ADD, CG_F32, prev, part);
+  uop *val = store->src[2] == red ? sum : substitute(c, store->src[2], red, sum);
+  if (val != sum) /* the epilogue (bias, activation...) once the sum is complete */
+    val = uop_where(c, uop_alu(c, OP_CMPLT, CG_BOOL, kb, uop_const_int(c, CG_I64, blocks - 1)), sum, val);
+  uop *ssrc[3] = {store->src[0], store->src[1], val};
+  uop *st = uop_replace_src(c, store, ssrc, 3);
+  l->sink = cg_simplify(c, uop_replace_src(c, l->sink, &st, 1));
+  int at = l->tile_dim + 1;
+  for (int d = l->nglobal; d > at; d--) {
+    l->global_range[d] = l->global_range[d - 1];
+    l->global_size[d] = l->global_size[d - 1];
+  }
+  l->global_range[at] = kb;
+  l->global_size[at] = blocks;
+  l->nglobal++;
 }
 
 /* ---- actions: one function per kind, each returning 1 if applied, 0 if it does not fit ----
@@ -357,22 +443,33 @@ static int apply_unroll(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return un.applied > 0;
 }
 
+static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  uop *red = NULL;
+  if (l->tile_dim < 0 || kblock_length(l, 1, &red) != o.amt) return 0;
+  kblock_apply(l, red, o.amt);
+  return 1;
+}
+
 static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_NKINDS] = {
   [CG_OPT_TILE] = {"TILE", apply_tile},
   [CG_OPT_PANEL] = {"PANEL", apply_panel},
   [CG_OPT_UPCAST] = {"UPCAST", apply_upcast},
   [CG_OPT_UNROLL] = {"UNROLL", apply_unroll},
+  [CG_OPT_KBLOCK] = {"KBLOCK", apply_kblock},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
    plain output dims); UNROLL after TILE would unroll the tile's reduce loop, which the C renderer
-   already unrolls 4 steps, and makes gcc take seconds on the code; one UPCAST, one UNROLL. */
+   already unrolls 4 steps, and makes gcc take seconds on the code; one UPCAST, one UNROLL; KBLOCK
+   needs a TILE before it (checked when applied) and comes after its PANEL. */
 #define BIT(k) (1u << (k))
 static const unsigned not_after[CG_OPT_NKINDS] = {
-  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
-  [CG_OPT_PANEL] = BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_KBLOCK),
+  [CG_OPT_PANEL] = BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_KBLOCK),
   [CG_OPT_UPCAST] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UPCAST),
   [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_KBLOCK] = BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -400,8 +497,13 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
   if (tile_fits(l, TILE_M, TILE_N)) {
     push(out, CG_OPT_TILE, TILE_M, TILE_N);
-    int64_t jb = panels_per_block(l, TILE_N);
+    uop *red = NULL;
+    cg_ptrmap seen = {0};
+    int64_t kc = kblock_length(l, 4, &red), k = kc ? kc : reduce_length(l->sink, &seen);
+    cg_ptrmap_free(&seen);
+    int64_t jb = panels_per_block(l, TILE_N, k);
     if (jb > 1) push(out, CG_OPT_PANEL, (int)jb, 0);
+    if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);
     return;
   }
   int up = upcast_output_lanes(l);

@@ -26,7 +26,16 @@ typedef struct {
   int inner_depth;           /* open inner output loops (their stores are per thread) */
   int *vec_lane;             /* GPU: lane loop of a 4-wide vector load/store, per instruction (or -1) */
   char *folded;              /* GPU: accumulators whose lanes were folded into lane 0 before a group combine */
+  char *simd;                /* CPU: 8-wide vector rendering per instruction (cg_simd_plan), or NULL */
 } renderer;
+
+static int simd_kind(const renderer *R, int i) { return R->simd ? R->simd[i] : 0; }
+
+/* lane `lane` (an expression) of accumulator acc: a float, or a cg_f32x8 element */
+static void acc_lane(const renderer *R, int acc, const char *lane, char *out, size_t n) {
+  if (simd_kind(R, acc) == CG_SIMD_ACC) snprintf(out, n, "v%d[(%s) >> 3][(%s) & 7]", acc, lane, lane);
+  else snprintf(out, n, "v%d[%s]", acc, lane);
+}
 
 static int is_half(int dt) { return dt == CG_F16 || dt == CG_BF16; }
 
@@ -379,6 +388,14 @@ static void render_range(renderer *R, int i) {
      GFLOPS a thread with its 3-step tap loop rolled) */
   int short_tile = tile && !R->d->gpu && tile_loop_trip(p, i) <= TILE_LOOP_UNROLL;
   int roll = in->ival2 == RANGE_UNROLL && !R->d->gpu && lane_loop_vectorizes(p, i);
+  if (simd_kind(R, i) == CG_SIMD_LOOP) { /* 8 lanes a step (cg_simd_plan) */
+    int64_t trip = p->ins[in->src[0]].ival;
+    cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)trip / 8);
+    indent(R);
+    cg_sbuf_printf(R->b, "for (%s v%d = 0; v%d < v%d; v%d += 8) {\n", ll, i, i, in->src[0], i);
+    R->depth++;
+    return;
+  }
   if (R->vec_lane) declare_vectors(R, i);
   if (in->ival2 == RANGE_UPCAST || (in->ival2 == RANGE_UNROLL && !roll)) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
@@ -429,6 +446,14 @@ static void render_endrange(renderer *R, int i) {
 static void render_define_acc(renderer *R, int i, const cg_inst *in) {
   const char *t = reg_type(R->d, in->dtype);
   indent(R);
+  if (simd_kind(R, i) == CG_SIMD_ACC) {
+    cg_sbuf_printf(R->b, "cg_f32x8 v%d[%lld];\n", i, (long long)in->ival2 / 8);
+    indent(R);
+    cg_sbuf_printf(R->b, "for (int l = 0; l < %lld; l++) v%d[l] = cg_splat8(", (long long)in->ival2 / 8, i);
+    acc_init(R, in->dtype, (int)in->ival);
+    cg_sbuf_printf(R->b, ");\n");
+    return;
+  }
   if (in->ival2 > 1) {
     cg_sbuf_printf(R->b, "%s v%d[%lld];\n", t, i, (long long)in->ival2);
     indent(R);
@@ -441,8 +466,9 @@ static void render_define_acc(renderer *R, int i, const cg_inst *in) {
 }
 
 static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane) = acc op value */
-  char acc[48], val[24];
-  if (in->nsrc == 3) snprintf(acc, sizeof acc, "v%d[v%d]", in->src[0], in->src[2]);
+  char acc[96], val[24], lane[24];
+  snprintf(lane, sizeof lane, "v%d", in->src[2]);
+  if (in->nsrc == 3) acc_lane(R, in->src[0], lane, acc, sizeof acc);
   else snprintf(acc, sizeof acc, "v%d", in->src[0]);
   indent(R);
   if (cg_assign_is_fma(R->p, in)) {
@@ -461,15 +487,20 @@ static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane)
 static void render_reduce(renderer *R, int i, const cg_inst *in) { /* one lane, or fold lanes */
   const char *t = reg_type(R->d, in->dtype);
   indent(R);
+  char lane[96], at[24];
   if (in->ival2 < 0) {
-    cg_sbuf_printf(R->b, "const %s v%d = v%d[v%d];\n", t, i, in->src[0], in->src[1]);
+    snprintf(at, sizeof at, "v%d", in->src[1]);
+    acc_lane(R, in->src[0], at, lane, sizeof lane);
+    cg_sbuf_printf(R->b, "const %s v%d = %s;\n", t, i, lane);
     return;
   }
-  cg_sbuf_printf(R->b, "%s v%d = v%d[0];\n", t, i, in->src[0]);
+  acc_lane(R, in->src[0], "0", lane, sizeof lane);
+  cg_sbuf_printf(R->b, "%s v%d = %s;\n", t, i, lane);
   for (int64_t l = 1; l < in->ival2 && !(R->folded && R->folded[in->src[0]]); l++) {
-    char self[24], lane[48];
+    char self[24];
     snprintf(self, sizeof self, "v%d", i);
-    snprintf(lane, sizeof lane, "v%d[%lld]", in->src[0], (long long)l);
+    snprintf(at, sizeof at, "%lld", (long long)l);
+    acc_lane(R, in->src[0], at, lane, sizeof lane);
     alu_expr e = {(int)in->ival, in->dtype, in->dtype, self, lane, NULL, 0};
     indent(R);
     cg_sbuf_printf(R->b, "v%d = ", i);
@@ -507,10 +538,62 @@ static void render_vector_store(renderer *R, int i) {
                  i, lane, store_conv(in->dtype), in->src[2], lane, vt, param, in->src[1], i);
 }
 
+/* ---- 8-wide vector code (cg_simd_plan) ---- */
+
+/* value k as a vector operand: a scalar is broadcast */
+static const char *simd_operand(const renderer *R, int k, char *buf, size_t n) {
+  snprintf(buf, n, simd_kind(R, k) == CG_SIMD_VEC ? "v%d" : "cg_splat8(v%d)", k);
+  return buf;
+}
+
+static void render_simd(renderer *R, int i) {
+  const cg_program *p = R->p;
+  const cg_inst *in = &p->ins[i];
+  char a[40], c[40], acc[48];
+  indent(R);
+  switch (in->op) {
+  case OP_LOAD: {
+    int pk = (int)p->ins[in->src[0]].ival;
+    if (in->nsrc == 3)
+      cg_sbuf_printf(R->b, "const cg_f32x8 v%d = v%d ? cg_vload8(data%d + v%d) : cg_splat8(0.0f);\n", i, in->src[2], pk, in->src[1]);
+    else cg_sbuf_printf(R->b, "const cg_f32x8 v%d = cg_vload8(data%d + v%d);\n", i, pk, in->src[1]);
+    return;
+  }
+  case OP_STORE:
+    cg_sbuf_printf(R->b, "cg_vstore8(data%lld + v%d, %s);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
+                   simd_operand(R, in->src[2], a, sizeof a));
+    return;
+  case OP_ASSIGN:
+    snprintf(acc, sizeof acc, "v%d[v%d >> 3]", in->src[0], in->src[2]);
+    if (cg_assign_is_fma(p, in)) {
+      const cg_inst *mul = &p->ins[in->src[1]];
+      cg_sbuf_printf(R->b, "%s = cg_fma8(%s, %s, %s);\n", acc, simd_operand(R, mul->src[0], a, sizeof a),
+                     simd_operand(R, mul->src[1], c, sizeof c), acc);
+    } else {
+      cg_sbuf_printf(R->b, "%s = %s + %s;\n", acc, acc, simd_operand(R, in->src[1], a, sizeof a));
+    }
+    return;
+  case OP_REDUCE:
+    cg_sbuf_printf(R->b, "const cg_f32x8 v%d = v%d[v%d >> 3];\n", i, in->src[0], in->src[1]);
+    return;
+  default: { /* ADD, MUL, NEG of float32 */
+    alu_expr e = {in->op, in->dtype, in->dtype, simd_operand(R, in->src[0], a, sizeof a),
+                  in->nsrc > 1 ? simd_operand(R, in->src[1], c, sizeof c) : NULL, NULL, 0};
+    cg_sbuf_printf(R->b, "const cg_f32x8 v%d = ", i);
+    render_core(R, &e);
+    cg_sbuf_printf(R->b, ";\n");
+  }
+  }
+}
+
 static void render_ins(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
   const char *t = reg_type(R->d, in->dtype);
+  if (simd_kind(R, i) == CG_SIMD_VEC) {
+    render_simd(R, i);
+    return;
+  }
   switch (in->op) {
   case OP_PARAM: return; /* declared in the signature */
   case OP_RANGE: render_range(R, i); return;
@@ -591,7 +674,7 @@ char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
   renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0,
                 d->gpu ? cg_vector_accesses(p) : d->vload8 ? cg_cpu_vector_loads(p) : NULL,
-                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL};
+                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL, d->vload8 ? cg_simd_plan(p) : NULL};
   cg_sbuf_puts(&b, d->prelude);
   cg_sbuf_puts(&b, "\n");
   render_signature(&R);
@@ -601,5 +684,6 @@ char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf_printf(&b, "}\n");
   free(R.vec_lane);
   free(R.folded);
+  free(R.simd);
   return b.s;
 }

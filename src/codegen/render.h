@@ -46,6 +46,12 @@ int *cg_vector_accesses(const cg_program *p);
 /* CPU: for each instruction, the UPCAST lane loop whose 8 consecutive float lanes one vector
    load into a register serves (vector_access.c), or -1; malloc'ed, nins entries. */
 int *cg_cpu_vector_loads(const cg_program *p);
+/* CPU: how each instruction renders in 8-wide vector code (vector_access.c): CG_SIMD_LOOP for a
+   lane loop that steps 8 lanes at a time, CG_SIMD_VEC for a value (or an update, a store) that is
+   a cg_f32x8 there, CG_SIMD_ACC for an accumulator held as cg_f32x8 (lanes/8 of them), else 0.
+   malloc'ed, nins entries. */
+enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC };
+char *cg_simd_plan(const cg_program *p);
 /* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */
 const char *cg_vector_type(int dtype);
 

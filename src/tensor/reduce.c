@@ -251,67 +251,82 @@ static cg_shape remove_dim(cg_shape s, int at) {
   return s;
 }
 
-/* CPU (and INTERP, which runs the same kernels): a large matmul reads w (..., k, m) through a
-   packed copy laid out (..., m/16, k, 16), then viewed back as (..., k, m). The codegen's
-   register tile (src/codegen/opt.c) reads a k x 16 panel of w per step of 16 columns: packed, the
-   panel is one contiguous run (64 KB at k = 1024) that stays in L2 and prefetches well; unpacked
-   it is k lines 4*m bytes apart, which for power-of-two m all fall into a few cache sets. The
-   copy is its own kernel (a contiguous), O(k*m) against the matmul's O(n*k*m).
-   Only a stored w (a buffer, or a view of one) is packed: packing a computed w (a dequant, say)
-   would store it instead of fusing it into the matmul. */
-enum { PACK_COLS = 16, PACK_MIN = 128 };
+/* CPU (and INTERP, which runs the same kernels): a large matmul reads its operands through
+   packed copies laid out for the codegen's register tile (src/codegen/opt.c), each copy its own
+   kernel (a contiguous), O(k*(n+m)) against the matmul's O(n*k*m):
+   - w (..., k, m) as (..., m/16, k, 16): the tile reads a k x 16 panel of w per step of 16
+     columns; packed, the panel is one contiguous run that stays in L2 and prefetches well;
+     unpacked it is k lines 4*m bytes apart, which for power-of-two m all fall into a few sets.
+   - x (..., n, k) as (..., n/4, k, 4): the tile's 4 rows read 4 values per step of k; packed,
+     they are adjacent and the tile reads one stream (4 streams 4*k bytes apart alias in L1):
+     49 -> 70 GFLOPS a thread for 1024^3 (Zen 3, gcc 12).
+   At large k a panel outgrows L2 and A streams from memory once per panel, so k is also cut
+   into blocks of PACK_KC, block-major: w as (..., k/KC, m/16, KC, 16), x as (..., k/KC, n/4, KC,
+   4). The codegen's KBLOCK then runs the k blocks as an outer loop (the tile's partial sums kept
+   in the output), and every block's panels and row slices are contiguous: 4096^3 56 -> 72
+   GFLOPS a thread. (Panels of one block k-major but 4*k*16 bytes apart all map to the same
+   cache sets and evict each other: the hand-written kernel gained nothing without it.)
+   Only a stored operand (a buffer, or a view of one) is packed: packing a computed w (a dequant,
+   say) would store it instead of fusing it into the matmul. */
+enum { PACK_COLS = 16, PACK_ROWS = 4, PACK_MIN = 128, PACK_KC = 256, PACK_KBLOCK_MIN = 2048 };
 
 static int is_stored_view(const uop *u) {
   while (cg_op_is_movement(u->op) && !u->realized) u = u->src[0];
   return u->op == OP_BUFFER || u->realized;
 }
 
+/* the packed copy of t: t's last two dims split into `split` (4 dims), permuted by `perm`,
+   stored, and viewed back as t's shape */
+static cg_tensor *pack_copy(cg_tensor *t, const int64_t split[4], const int perm[4]) {
+  cg_shape s = t->u->shape, sp = s;
+  int nd = s.ndim;
+  sp.ndim = nd + 2;
+  cg_axes to = {nd + 2, {0}}, back = {nd + 2, {0}};
+  for (int i = 0; i < nd + 2; i++) to.v[i] = i;
+  for (int i = 0; i < 4; i++) {
+    sp.d[nd - 2 + i] = split[i];
+    sp.var[nd - 2 + i] = NULL;
+    to.v[nd - 2 + i] = nd - 2 + perm[i];
+  }
+  for (int i = 0; i < nd + 2; i++) back.v[to.v[i]] = i;
+  cg_tensor *packed = cg_contiguous(cg_permute(cg_reshape(t, sp), to));
+  return cg_reshape(cg_permute(packed, back), s);
+}
+
+/* k is cut into blocks (block-major layouts) */
+static int k_blocked(int64_t k) { return k >= PACK_KBLOCK_MIN && k % PACK_KC == 0; }
+
+static int packable(const cg_tensor *t) {
+  cg_shape s = t->u->shape;
+  int nd = s.ndim;
+  return is_stored_view(t->u) && nd + 2 <= CG_MAX_DIMS && !s.var[nd - 1] && !s.var[nd - 2] &&
+         cg_dtype_is_float(t->u->dtype);
+}
+
 static cg_tensor *pack_columns(cg_tensor *w, int64_t rows) {
   cg_shape s = w->u->shape;
   int nd = s.ndim;
   cg_device *d = cg_device_get(w->u->dev);
-  if ((d != &cg_device_cpu && d != &cg_device_interp) || !is_stored_view(w->u) ||
-      nd + 1 > CG_MAX_DIMS || s.var[nd - 1] ||
-      s.var[nd - 2] || !cg_dtype_is_float(w->u->dtype) || s.d[nd - 1] % PACK_COLS ||
+  if ((d != &cg_device_cpu && d != &cg_device_interp) || !packable(w) || s.d[nd - 1] % PACK_COLS ||
       s.d[nd - 1] < PACK_MIN || s.d[nd - 2] < PACK_MIN || rows < PACK_MIN)
     return w;
-  cg_shape split = s; /* (..., k, m/16, 16) */
-  split.ndim = nd + 1;
-  split.d[nd - 1] = s.d[nd - 1] / PACK_COLS;
-  split.d[nd] = PACK_COLS;
-  split.var[nd] = NULL;
-  cg_axes to = {nd + 1, {0}}, back = {nd + 1, {0}};
-  for (int i = 0; i < nd + 1; i++) to.v[i] = back.v[i] = i;
-  to.v[nd - 2] = back.v[nd - 2] = nd - 1; /* swapping k and m/16 is its own inverse */
-  to.v[nd - 1] = back.v[nd - 1] = nd - 2;
-  cg_tensor *packed = cg_contiguous(cg_permute(cg_reshape(w, split), to));
-  return cg_reshape(cg_permute(packed, back), s);
+  int64_t k = s.d[nd - 2], m = s.d[nd - 1];
+  if (k_blocked(k)) /* (kb, KC, m/16, 16) -> (kb, m/16, KC, 16) */
+    return pack_copy(w, (int64_t[]){k / PACK_KC, PACK_KC, m / PACK_COLS, PACK_COLS}, (int[]){0, 2, 1, 3});
+  /* (1, k, m/16, 16) -> (m/16, 1, k, 16) */
+  return pack_copy(w, (int64_t[]){1, k, m / PACK_COLS, PACK_COLS}, (int[]){2, 0, 1, 3});
 }
 
-/* The register tile's rows (TILE_M = 4 in src/codegen/opt.c) read x (..., n, k) four rows at a
-   time at each step of k: four streams 4*k bytes apart, which for power-of-two k alias in L1
-   (and gcc loads 8 floats to broadcast one). Packed (..., n/4, k, 4), the four values of a step
-   are adjacent and the tile reads one stream: 49 -> 70 GFLOPS a thread for 1024^3 (Zen, gcc 12).
-   Packed only alongside w (a matmul big enough for the tile and the packing), and only stored. */
-enum { PACK_ROWS = 4 };
+/* Packed only alongside w (a matmul big enough for the tile and the packing), and only stored. */
 static cg_tensor *pack_rows(cg_tensor *x) {
   cg_shape s = x->u->shape;
   int nd = s.ndim;
-  if (!is_stored_view(x->u) || nd + 1 > CG_MAX_DIMS || s.var[nd - 1] || s.var[nd - 2] ||
-      !cg_dtype_is_float(x->u->dtype) || s.d[nd - 2] % PACK_ROWS || s.d[nd - 2] < PACK_MIN)
-    return x;
-  cg_shape split = s; /* (..., n/4, 4, k) */
-  split.ndim = nd + 1;
-  split.d[nd - 2] = s.d[nd - 2] / PACK_ROWS;
-  split.d[nd - 1] = PACK_ROWS;
-  split.d[nd] = s.d[nd - 1];
-  split.var[nd] = NULL;
-  cg_axes swap = {nd + 1, {0}}; /* swapping the 4 and k is its own inverse */
-  for (int i = 0; i < nd + 1; i++) swap.v[i] = i;
-  swap.v[nd - 1] = nd;
-  swap.v[nd] = nd - 1;
-  cg_tensor *packed = cg_contiguous(cg_permute(cg_reshape(x, split), swap));
-  return cg_reshape(cg_permute(packed, swap), s);
+  if (!packable(x) || s.d[nd - 2] % PACK_ROWS || s.d[nd - 2] < PACK_MIN) return x;
+  int64_t n = s.d[nd - 2], k = s.d[nd - 1];
+  if (k_blocked(k)) /* (n/4, 4, kb, KC) -> (kb, n/4, KC, 4) */
+    return pack_copy(x, (int64_t[]){n / PACK_ROWS, PACK_ROWS, k / PACK_KC, PACK_KC}, (int[]){2, 0, 3, 1});
+  /* (n/4, 4, 1, k) -> (n/4, 1, k, 4) */
+  return pack_copy(x, (int64_t[]){n / PACK_ROWS, PACK_ROWS, 1, k}, (int[]){0, 2, 3, 1});
 }
 
 /* x (..., n, k) @ w (..., k, m): (..., n, 1, k) * (..., 1, m, k), summed over k */
