@@ -88,6 +88,7 @@ static int unroll_fits(const unroller *un, uop *u, cg_ptrmap *seen) {
 static int depends_on(uop *u, uop *r, cg_ptrmap *memo);
 static int64_t reduce_length(uop *u, cg_ptrmap *seen);
 enum { MAX_WINDOW = 16 }; /* a reduce this short is a pooling window */
+enum { MIN_INNER = 8 };   /* INNER: a shorter dim gives the vectorizer too little */
 
 /* a REDUCE whose value changes along r (a matmul's dot products along j; not a softmax's row
    max, which the consumer broadcasts along r) */
@@ -404,6 +405,50 @@ static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
   l->nglobal++;
 }
 
+/* ---- loop order (INNER) ----
+   The innermost output loop is the last output dim, where the store is unit-stride. A relayout
+   (a transpose, channels-last copies) reads along another dim: each load there is a gather, a
+   gated one for a padded view. With that dim innermost the loads are consecutive (gcc vectorizes
+   them) and the stores strided, within a block that stays in L1: conv2's channels-last copy of
+   its output gradient (256 x 224 x 32) 4.3 -> 2.4 ms a thread. In a reduce kernel the new last
+   dim can then be UPCAST: a sum of 64 partial weight gradients laid out (64, ..., cout), stored
+   (cout, ...), read each partial's lines once instead of once per cout (0.69 -> 0.1 ms). */
+
+/* the output dim to put innermost (-1: keep the order): the innermost dim along which every
+   load that moves is unit-stride, when none is along the last dim */
+static int inner_dim(cg_lowered *l) {
+  if (l->nglobal < 2 || has_upcast(l) || l->tile_dim >= 0) return -1;
+  int pick = -1;
+  for (int d = l->nglobal - 1; d >= 0 && pick < 0; d--) {
+    cg_ptrmap seen = {0}, memo = {0};
+    int good = 0, bad = 0;
+    load_strides(l->sink, l->global_range[d], 1, &seen, &memo, &good, &bad);
+    cg_ptrmap_free(&seen);
+    cg_ptrmap_free(&memo);
+    if (good && !bad) pick = d;
+    else if (d == l->nglobal - 1 && good) return -1; /* some load is consecutive already */
+  }
+  return pick == l->nglobal - 1 || (pick >= 0 && l->global_size[pick] < MIN_INNER) ? -1 : pick;
+}
+
+static void move_innermost(cg_lowered *l, int d) {
+  uop *g = l->global_range[d];
+  int64_t size = l->global_size[d];
+  for (; d + 1 < l->nglobal; d++) {
+    l->global_range[d] = l->global_range[d + 1];
+    l->global_size[d] = l->global_size[d + 1];
+  }
+  l->global_range[l->nglobal - 1] = g;
+  l->global_size[l->nglobal - 1] = size;
+}
+
+static int apply_inner(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  if (has_upcast(l) || l->tile_dim >= 0 || o.amt < 0 || o.amt >= l->nglobal - 1) return 0;
+  move_innermost(l, o.amt);
+  return 1;
+}
+
 /* ---- actions: one function per kind, each returning 1 if applied, 0 if it does not fit ----
    `next` is the action after o (a PANEL parameterizes the TILE before it), or NULL. */
 typedef int (*opt_apply_fn)(cg_lowered *l, cg_opt o, const cg_opt *next);
@@ -457,19 +502,21 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_UPCAST] = {"UPCAST", apply_upcast},
   [CG_OPT_UNROLL] = {"UNROLL", apply_unroll},
   [CG_OPT_KBLOCK] = {"KBLOCK", apply_kblock},
+  [CG_OPT_INNER] = {"INNER", apply_inner},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
    plain output dims); UNROLL after TILE would unroll the tile's reduce loop, which the C renderer
    already unrolls 4 steps, and makes gcc take seconds on the code; one UPCAST, one UNROLL; KBLOCK
-   needs a TILE before it (checked when applied) and comes after its PANEL. */
+   needs a TILE before it (checked when applied) and comes after its PANEL; INNER comes first. */
 #define BIT(k) (1u << (k))
 static const unsigned not_after[CG_OPT_NKINDS] = {
-  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_KBLOCK),
+  [CG_OPT_TILE] = BIT(CG_OPT_TILE) | BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_INNER),
   [CG_OPT_PANEL] = BIT(CG_OPT_PANEL) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_KBLOCK),
   [CG_OPT_UPCAST] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UPCAST),
-  [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL),
-  [CG_OPT_KBLOCK] = BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL),
+  [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_INNER),
+  [CG_OPT_KBLOCK] = BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_INNER),
+  [CG_OPT_INNER] = ~0u, /* first or not at all */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -506,11 +553,21 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);
     return;
   }
-  int up = upcast_output_lanes(l);
-  if (up) {
-    push(out, CG_OPT_UPCAST, up, 0);
-    return;
+  /* INNER (then maybe UPCAST of the new last dim); the order is restored before returning */
+  int inner = inner_dim(l);
+  uop *order[CG_MAX_DIMS];
+  int64_t sizes[CG_MAX_DIMS];
+  memcpy(order, l->global_range, sizeof order);
+  memcpy(sizes, l->global_size, sizeof sizes);
+  if (inner >= 0) {
+    push(out, CG_OPT_INNER, inner, 0);
+    move_innermost(l, inner);
   }
+  int up = upcast_output_lanes(l);
+  memcpy(l->global_range, order, sizeof order);
+  memcpy(l->global_size, sizes, sizeof sizes);
+  if (up) push(out, CG_OPT_UPCAST, up, 0);
+  if (inner >= 0 || up) return;
   unroller un = {l, 0, 0, UNROLL_LANES};
   cg_ptrmap seen = {0};
   if (unroll_fits(&un, l->sink, &seen)) push(out, CG_OPT_UNROLL, UNROLL_LANES, 0);

@@ -327,6 +327,13 @@ static int encloses_tile(const cg_program *p, int i) {
   return 0;
 }
 
+/* loop i holds a lane loop rendered 8 lanes a step */
+static int encloses_simd_loop(const renderer *R, int i) {
+  for (int k = i + 1; k < R->p->nins && !(R->p->ins[k].op == OP_ENDRANGE && R->p->ins[k].src[0] == i); k++)
+    if (simd_kind(R, k) == CG_SIMD_LOOP) return 1;
+  return 0;
+}
+
 /* constant trip count of loop i, or a large number for a symbolic one */
 static int64_t tile_loop_trip(const cg_program *p, int i) {
   const cg_inst *end = &p->ins[p->ins[i].src[0]];
@@ -387,6 +394,9 @@ static void render_range(renderer *R, int i) {
      the steps' overlapping loads instead of the tile's columns (a 4x16 conv tile: 11 -> 27
      GFLOPS a thread with its 3-step tap loop rolled) */
   int short_tile = tile && !R->d->gpu && tile_loop_trip(p, i) <= TILE_LOOP_UNROLL;
+  /* ...unless the tile is written as vectors (no SLP to mislead): unrolled, its steps interleave
+     without loop overhead (the conv2 forward tile: 10.6 -> 8.0 ms a thread) */
+  int unrolled_taps = short_tile && encloses_simd_loop(R, i);
   int roll = in->ival2 == RANGE_UNROLL && !R->d->gpu && lane_loop_vectorizes(p, i);
   if (simd_kind(R, i) == CG_SIMD_LOOP) { /* 8 lanes a step (cg_simd_plan) */
     int64_t trip = p->ins[in->src[0]].ival;
@@ -401,7 +411,8 @@ static void render_range(renderer *R, int i) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
     indent(R);
   } else if (tile) {
-    cg_sbuf_printf(R->b, "%s %d\n", R->d->unroll, short_tile ? 1 : TILE_LOOP_UNROLL);
+    cg_sbuf_printf(R->b, "%s %d\n", R->d->unroll,
+                   unrolled_taps ? (int)tile_loop_trip(p, i) : short_tile ? 1 : TILE_LOOP_UNROLL);
     indent(R);
   }
   if (R->d->gpu && p->group_size && in->ival2 == RANGE_REDUCE && !R->red_depth && !R->inner_depth) {
@@ -414,7 +425,7 @@ static void render_range(renderer *R, int i) {
   }
   R->red_depth += in->ival2 == RANGE_REDUCE;
   R->depth++;
-  if (tile) {
+  if (tile && !unrolled_taps) {
     indent(R);
     cg_sbuf_printf(R->b, "%s\n", R->d->tile_barrier);
   }

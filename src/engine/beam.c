@@ -43,6 +43,7 @@ static const cg_opt actions[] = {
   {CG_OPT_UPCAST, 4, 0}, {CG_OPT_UPCAST, 8, 0}, {CG_OPT_UPCAST, 16, 0}, {CG_OPT_UPCAST, 32, 0},
   {CG_OPT_UNROLL, 4, 0}, {CG_OPT_UNROLL, 8, 0}, {CG_OPT_UNROLL, 16, 0},
   {CG_OPT_KBLOCK, 256, 0},
+  {CG_OPT_INNER, 0, 0}, {CG_OPT_INNER, 1, 0}, {CG_OPT_INNER, 2, 0}, {CG_OPT_INNER, 3, 0},
 };
 enum { NACTIONS = sizeof actions / sizeof *actions };
 
