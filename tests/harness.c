@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "codegen/opt.h"
+#include "tensor/tensor.h"
 
 int th_failures;
 static const char *current;
@@ -63,4 +65,19 @@ long th_rss_kb(void) {
     fclose(f);
   }
   return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void th_opts_of(cg_tensor *t, char *out, size_t n) {
+  cg_schedule s = {0};
+  uop *root = t->u;
+  snprintf(out, n, "?");
+  if (cg_schedule_build(&s, &root, 1) == 0 && s.nitems > 0) {
+    cg_lowered l;
+    if (cg_lower(&s, &s.items[s.nitems - 1], &l) == 0) {
+      cg_optimize(&l);
+      snprintf(out, n, "%s", l.opts);
+      cg_lowered_free(&l);
+    }
+  }
+  cg_schedule_free(&s);
 }

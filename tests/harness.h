@@ -26,6 +26,10 @@ void th_fail(const char *file, int line, const char *fmt, ...);
       th_fail(__FILE__, __LINE__, "%s == %.9g, expected %.9g (tol %g)", #a, a_, b_, (double)(tol));\
   } while (0)
 
+/* The heuristics' opts ("TILE 4x16, PANEL 16, ...") of the kernel that computes t, the last of
+   its schedule, into out ("?" if it cannot be lowered). */
+void th_opts_of(cg_tensor *t, char *out, size_t n);
+
 typedef struct { const char *name; void (*fn)(void); } th_test;
 /* Run every test in `tests` (NULL-terminated) inside its own scope; returns the exit code. */
 int th_run(const th_test *tests, int argc, char **argv);

@@ -5,9 +5,7 @@
    operand stays fused). */
 #include <stdlib.h>
 #include <string.h>
-#include "codegen/opt.h"
 #include "harness.h"
-#include "tensor/tensor.h"
 
 static float value(int64_t i, int seed) { /* deterministic values in [-1, 1) */
   uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
@@ -73,22 +71,6 @@ static void check_case(int batch, int m, int k, int n, int bt, int computed, int
   free(b);
 }
 
-/* the heuristics' opts for the kernel computing t (the last of its schedule), into out */
-static void opts_of(cg_tensor *t, char *out, size_t n) {
-  cg_schedule s = {0};
-  uop *root = t->u;
-  snprintf(out, n, "?");
-  if (cg_schedule_build(&s, &root, 1) == 0 && s.nitems > 0) {
-    cg_lowered l;
-    if (cg_lower(&s, &s.items[s.nitems - 1], &l) == 0) {
-      cg_optimize(&l);
-      snprintf(out, n, "%s", l.opts);
-      cg_lowered_free(&l);
-    }
-  }
-  cg_schedule_free(&s);
-}
-
 /* stored A and B: both packed (two copies, then the matmul) */
 static void test_tiled_and_packed(void) { check_case(1, 128, 128, 128, 0, 0, 3); }
 static void test_tiled_packed_batched_rectangular(void) { check_case(3, 132, 160, 144, 0, 0, 3); }
@@ -107,7 +89,7 @@ static void test_k_blocked(void) {
     cg_tensor *a = cg_randn(CG_SHAPE(128, 2048), CG_F32), *b = cg_randn(CG_SHAPE(2048, 128), CG_F32);
     char opts[256];
     CHECK(cg_realize(a) == 0 && cg_realize(b) == 0);
-    opts_of(cg_matmul(a, b), opts, sizeof opts);
+    th_opts_of(cg_matmul(a, b), opts, sizeof opts);
     CHECK(strstr(opts, "KBLOCK 256") != NULL);
   }
 }
