@@ -12,7 +12,8 @@ BLAS NumPy uses. References:
     softmax 4096x4096           NumPy
     layernorm 4096x4096         NumPy
     compile latency             the same graph realized again once its kernels are loaded
-Every kernel line carries "beam": 0 (the heuristics' opts) or "beam": BEAM_WIDTH (a second pass with
+NumPy runs before and after cgrad's benchmarks and its better figure is the reference (load from
+other processes drifts on a shared machine; see best_refs). Every kernel line carries "beam": 0 (the heuristics' opts) or "beam": BEAM_WIDTH (a second pass with
 BEAM search on: a first process searches, and its values are measured after the search; a second
 process realizes each case once from the cached choices). BEAM lines add search_first_realize_ms
 (the first realize, search included) and cached_first_realize_ms (the second process's first
@@ -195,6 +196,13 @@ def numpy_refs(with_matmul):
     return refs
 
 
+def best_refs(before, after):
+    """NumPy's better figure of its runs before and after cgrad's: on a shared machine the load
+    from other processes drifts, and a reference measured only in a slow moment would flatter
+    cgrad's ratio."""
+    return {k: max(v, after.get(k, v)) for k, v in before.items()}
+
+
 # ---- the C bench -----------------------------------------------------------------------------------
 def run_c(binary, args, env):
     """Run bench_core and return its records by name; error records are reported and kept."""
@@ -355,6 +363,7 @@ def main():
     refs = numpy_refs(blas["optimized"])
     note("running bench_core (about a minute)")
     recs = run_c(binary, [], env)
+    refs = best_refs(refs, numpy_refs(blas["optimized"]))
     if recs.get("cgrad_threads", {}).get("value") != threads:
         note(f"cgrad did not take THREADS={threads}: {recs.get('cgrad_threads')}")
     rep = Report()
