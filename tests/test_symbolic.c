@@ -82,6 +82,11 @@ static void test_exact(void) {
   EXPECT(idiv(add(mul(x, ci(8)), ci(5)), ci(4)), add(mul(x, ci(2)), ci(1)));
   EXPECT(idiv(mul(x, ci(6)), ci(4)), add(x, idiv(x, ci(2))));  /* 6x = 4x + 2x; 2x//4 = x//2 */
   EXPECT(idiv(add(mul(x, ci(6)), mul(y, ci(2))), ci(4)), add(x, idiv(add(x, y), ci(2))));
+  /* a window layout's flat index: (28h + w)//56 = h//2 and (28h + w)%56 = 28(h%2) + w, w < 28 */
+  uop *wh = range(4, 28), *ww = range(5, 28);
+  EXPECT(idiv(add(mul(wh, ci(28)), ww), ci(56)), idiv(wh, ci(2)));
+  EXPECT(mod(add(mul(wh, ci(28)), ww), ci(56)), add(mul(mod(wh, ci(2)), ci(28)), ww));
+  EXPECT(idiv(add(mul(wh, ci(28)), ww), ci(28)), wh);
   /* constant folding, int32 wrap, truncating division */
   EXPECT(add(ci(3), ci(4)), ci(7));
   uop *big = uop_const_int(C, CG_I32, INT32_MAX);

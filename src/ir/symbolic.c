@@ -302,9 +302,32 @@ static void lin_split(const lin *x, int64_t d, lin *p, lin *r) {
   p->cst = q;
 }
 
+/* x = a*X + Y with a > 1 dividing d, X >= 0 and 0 <= Y < a, where X gathers the terms whose
+   coefficients a divides (divided by a) and Y the others and the constant: then
+   x//d = X//(d/a) and x%d = a*(X%(d/a)) + Y. A flattened index over a window layout, (28h + w)//56
+   with w < 28, is h//2. a is tried from each coefficient's gcd with d, largest first; 0 if none
+   fits. */
+static int64_t lin_factor(const lin *l, int64_t d, lin *X, lin *Y) {
+  int64_t best = 0, lo, hi;
+  for (int i = 0; i < l->n; i++) {
+    int64_t a = gcd64(l->v[i].k < 0 ? -l->v[i].k : l->v[i].k, d);
+    if (a <= 1 || a <= best) continue;
+    lin x = {.dt = l->dt, .ok = 1}, y = {.dt = l->dt, .ok = 1, .cst = l->cst};
+    for (int j = 0; j < l->n; j++) {
+      if (l->v[j].k % a == 0) x.v[x.n++] = (term){l->v[j].t, l->v[j].k / a};
+      else y.v[y.n++] = l->v[j];
+    }
+    if (!y.n || !lin_bounds(&y, &lo, &hi) || lo < 0 || hi >= a || !lin_bounds(&x, &lo, &hi) || lo < 0) continue;
+    best = a;
+    *X = x;
+    *Y = y;
+  }
+  return best;
+}
+
 /* x//d with d > 0: (x//a)//d -> x//(a*d); (x%(d*m))//d -> (x//d)%m for x >= 0;
-   x = d*P + R with x, R >= 0 -> P + R//d (R//d dropped when R < d); common factors of the
-   whole sum and d cancel: (g*S)//(g*e) -> S//e for S >= 0. */
+   x = d*P + R with x, R >= 0 -> P + R//d (R//d dropped when R < d); a*X + Y -> X//(d/a)
+   (lin_factor); common factors of the whole sum and d cancel: (g*S)//(g*e) -> S//e for S >= 0. */
 static uop *r_idiv(uop_ctx *c, uop *u, void *rctx) {
   (void)rctx;
   if (u->op != OP_IDIV || !is_arith(u->dtype) || !is_pos_cint(u->src[1]) || !bounds_trusted(u))
@@ -330,6 +353,8 @@ static uop *r_idiv(uop_ctx *c, uop *u, void *rctx) {
     if (rhi < d) return pn;
     return uop_alu(c, OP_ADD, dt, pn, uop_alu(c, OP_IDIV, dt, lin_build(c, &r), u->src[1]));
   }
+  int64_t a = lin_factor(&l, d, &p, &r);
+  if (a) return a == d ? lin_build(c, &p) : uop_alu(c, OP_IDIV, dt, lin_build(c, &p), uop_const_int(c, dt, d / a));
   int64_t g = gcd64(d, l.cst);
   for (int i = 0; i < l.n; i++) g = gcd64(g, l.v[i].k);
   if (g <= 1) return NULL;
@@ -340,7 +365,8 @@ static uop *r_idiv(uop_ctx *c, uop *u, void *rctx) {
 
 /* x%d with d > 0 and x >= 0: x < d -> x; (x%a)%d -> x%d when d divides a; reduce every
    coefficient and the constant modulo d when the reduced sum R stays >= 0 (x-R is a
-   multiple of d and both are non-negative, so truncating mod agrees). */
+   multiple of d and both are non-negative, so truncating mod agrees); a*X + Y ->
+   a*(X%(d/a)) + Y (lin_factor). */
 static uop *r_mod(uop_ctx *c, uop *u, void *rctx) {
   (void)rctx;
   if (u->op != OP_MOD || !is_arith(u->dtype) || !is_pos_cint(u->src[1]) || !bounds_trusted(u))
@@ -358,8 +384,11 @@ static uop *r_mod(uop_ctx *c, uop *u, void *rctx) {
   lin_split(&l, d, &p, &r);
   int changed = r.cst != l.cst;
   for (int i = 0; i < l.n; i++) changed |= r.v[i].k != l.v[i].k;
-  if (!changed || !lin_bounds(&r, &rlo, &rhi) || rlo < 0) return NULL;
-  return uop_alu(c, OP_MOD, dt, lin_build(c, &r), u->src[1]);
+  if (changed && lin_bounds(&r, &rlo, &rhi) && rlo >= 0) return uop_alu(c, OP_MOD, dt, lin_build(c, &r), u->src[1]);
+  int64_t a = lin_factor(&l, d, &p, &r); /* a*(X % (d/a)) + Y */
+  if (!a || a == d) return NULL;
+  uop *xm = uop_alu(c, OP_MOD, dt, lin_build(c, &p), uop_const_int(c, dt, d / a));
+  return uop_alu(c, OP_ADD, dt, uop_alu(c, OP_MUL, dt, xm, uop_const_int(c, dt, a)), lin_build(c, &r));
 }
 
 const cg_rule cg_symbolic_rules[] = {
