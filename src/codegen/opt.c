@@ -327,7 +327,9 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
        out = (kb > 0 ? out : 0) + sum over the block      (the epilogue only at the last block)
    so the kernel reads its output back (never in place: program.h reads_output). Matmul
    operands are packed block-major (src/tensor/reduce.c), which shows in B's index as r // KC
-   and r % KC: the block length comes from there. */
+   and r % KC: the block length comes from there. (Tried and dropped: a two-range reduce, a
+   convolution's weight gradient over samples x positions, with the samples as the blocks:
+   conv2's tile went from 4.4 to 5.3 ms.) */
 
 /* the one REDUCE of the kernel (NULL if none or several) */
 static void find_reduces(uop *u, cg_ptrmap *seen, uop **found, int *count) {
@@ -362,8 +364,8 @@ static int64_t layout_block(uop *u, uop *r, cg_ptrmap *seen) {
    `dims` more output loops (the tile's 3 before it is tiled, and the block loop) */
 static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
   uop *red = single_reduce(l), *store = l->sink->src[0];
-  if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 || l->nglobal + dims > CG_MAX_DIMS ||
-      store->op != OP_STORE || store->src[2]->dtype != CG_F32)
+  if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 ||
+      l->nglobal + dims > CG_MAX_DIMS || store->op != OP_STORE || store->src[2]->dtype != CG_F32)
     return 0;
   uop *r = red->src[1];
   cg_ptrmap seen = {0};
@@ -491,8 +493,9 @@ static int apply_unroll(cg_lowered *l, cg_opt o, const cg_opt *next) {
 static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   uop *red = NULL;
-  if (l->tile_dim < 0 || kblock_length(l, 1, &red) != o.amt) return 0;
-  kblock_apply(l, red, o.amt);
+  int64_t kc = l->tile_dim < 0 ? 0 : kblock_length(l, 1, &red);
+  if (!kc || (o.amt && kc != o.amt)) return 0; /* amt 0: the kernel's own block length */
+  kblock_apply(l, red, kc);
   return 1;
 }
 
@@ -546,9 +549,11 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     push(out, CG_OPT_TILE, TILE_M, TILE_N);
     uop *red = NULL;
     cg_ptrmap seen = {0};
-    int64_t kc = kblock_length(l, 4, &red), k = kc ? kc : reduce_length(l->sink, &seen);
+    /* the tile adds 2 output loops, a PANEL 1, KBLOCK 1 */
+    int64_t kc = kblock_length(l, 3, &red), k = kc ? kc : reduce_length(l->sink, &seen);
     cg_ptrmap_free(&seen);
     int64_t jb = panels_per_block(l, TILE_N, k);
+    if (kc && l->nglobal + 4 > CG_MAX_DIMS) jb = 1;
     if (jb > 1) push(out, CG_OPT_PANEL, (int)jb, 0);
     if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);
     return;

@@ -12,7 +12,7 @@ typedef enum {
   CG_OPT_PANEL,   /* right after TILE: its column panels in blocks of amt (L2 blocking) */
   CG_OPT_UPCAST,  /* UPCAST the last output dim by amt lanes */
   CG_OPT_UNROLL,  /* UNROLL each float reduce's innermost range by the widest lane count <= amt */
-  CG_OPT_KBLOCK,  /* after TILE: the reduce's blocks of amt steps become an outer loop */
+  CG_OPT_KBLOCK,  /* after TILE: the reduce's blocks of amt steps (0: as the kernel has them) an outer loop */
   CG_OPT_INNER,   /* elementwise: output loop amt becomes the innermost (unit-stride loads) */
   CG_OPT_NKINDS
 } cg_opt_kind;

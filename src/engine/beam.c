@@ -35,14 +35,14 @@ enum { MIN_RUNS = 2, MAX_RUNS = 10, MAX_CANDIDATES = 128 };
 
 /* The single actions a list can be extended by (each is offered where it fits). Tiles up to 32
    accumulator vectors; UNROLL past 16 lanes and UPCAST past 32 only add register pressure;
-   KBLOCK fits only the block length the operands were packed with (src/tensor/reduce.c). */
+   KBLOCK 0 takes the kernel's own block length (the packed operands' blocks: opt.c). */
 static const cg_opt actions[] = {
   {CG_OPT_TILE, 2, 16}, {CG_OPT_TILE, 4, 8},  {CG_OPT_TILE, 4, 16}, {CG_OPT_TILE, 4, 32},
   {CG_OPT_TILE, 8, 8},  {CG_OPT_TILE, 8, 16}, {CG_OPT_TILE, 2, 32},
   {CG_OPT_PANEL, 2, 0}, {CG_OPT_PANEL, 4, 0}, {CG_OPT_PANEL, 8, 0}, {CG_OPT_PANEL, 16, 0}, {CG_OPT_PANEL, 32, 0},
   {CG_OPT_UPCAST, 4, 0}, {CG_OPT_UPCAST, 8, 0}, {CG_OPT_UPCAST, 16, 0}, {CG_OPT_UPCAST, 32, 0},
   {CG_OPT_UNROLL, 4, 0}, {CG_OPT_UNROLL, 8, 0}, {CG_OPT_UNROLL, 16, 0},
-  {CG_OPT_KBLOCK, 256, 0},
+  {CG_OPT_KBLOCK, 0, 0},
   {CG_OPT_INNER, 0, 0}, {CG_OPT_INNER, 1, 0}, {CG_OPT_INNER, 2, 0}, {CG_OPT_INNER, 3, 0},
 };
 enum { NACTIONS = sizeof actions / sizeof *actions };
