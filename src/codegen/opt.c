@@ -11,20 +11,6 @@
 #include "../ir/rewrite.h"
 #include "opt.h"
 
-typedef struct { uop *from, *to; } subst;
-
-static uop *substitute_rule(uop_ctx *c, uop *u, void *ctx) {
-  (void)c;
-  subst *s = ctx;
-  return u == s->from ? s->to : NULL;
-}
-
-static uop *substitute(uop_ctx *c, uop *root, uop *from, uop *to) {
-  subst s = {from, to};
-  cg_rule r = substitute_rule;
-  return graph_rewrite(c, root, &r, 1, &s);
-}
-
 static int lanes_for(int dtype) { return cg_dtype_size(dtype) >= 8 ? 8 : 16; }
 
 /* lanes: a fixed lane count that must divide the range and read consecutive elements along it
@@ -62,7 +48,7 @@ static uop *unroll_reduce(uop_ctx *c, uop *u, void *ctx) {
   uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UNROLL}, NULL);
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, r1, ek), lane);
   uop *src[10];
-  src[0] = cg_simplify(c, substitute(c, u->src[0], r, idx));
+  src[0] = cg_simplify(c, uop_substitute(c, u->src[0], r, idx));
   for (int i = 1; i < u->nsrc - 1; i++) src[i] = u->src[i];
   src[u->nsrc - 1] = r1;
   src[u->nsrc] = lane;
@@ -152,7 +138,7 @@ static void split_last_output(cg_lowered *l, int64_t k) {
   uop *g1 = uop_new(c, OP_RANGE, CG_I64, &e1, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, g1, ek), lane);
-  l->sink = cg_simplify(c, substitute(c, l->sink, g, idx));
+  l->sink = cg_simplify(c, uop_substitute(c, l->sink, g, idx));
   l->global_range[l->nglobal - 1] = g1;
   l->global_size[l->nglobal - 1] = n / k;
   l->global_range[l->nglobal] = lane;
@@ -294,14 +280,14 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
   uop *uj = uop_new(c, OP_RANGE, CG_I64, &tn, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
   uop *row = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gi1, tm), ui);
   uop *col = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj1, tn), uj);
-  l->sink = cg_simplify(c, substitute(c, substitute(c, l->sink, gi, row), gj, col));
+  l->sink = cg_simplify(c, uop_substitute(c, uop_substitute(c, l->sink, gi, row), gj, col));
   /* column tiles outside row tiles: a block of B panels (K x tn each) is reused by every row
      tile while it is in cache, and A's rows stream through, each row tile's K x tm slice
      read once per panel of the block while it is still in L1 */
   uop *ej = uop_const_int(c, CG_I64, jb), *eb = uop_const_int(c, CG_I64, n / tile_n / jb);
   uop *gj2 = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = gj->ival, .ival2 = RANGE_GLOBAL}, NULL);
   uop *gjb = uop_new(c, OP_RANGE, CG_I64, &ej, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
-  if (jb > 1) l->sink = cg_simplify(c, substitute(c, l->sink, gj1, uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj2, ej), gjb)));
+  if (jb > 1) l->sink = cg_simplify(c, uop_substitute(c, l->sink, gj1, uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, gj2, ej), gjb)));
   else gj2 = gj1;
   l->global_range[di] = gj2;
   l->global_size[di] = n / tile_n / jb;
@@ -384,14 +370,14 @@ static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
   uop *kb = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
   uop *ki = uop_new(c, OP_RANGE, CG_I64, &ec, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_REDUCE}, NULL);
   uop *k = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, kb, ec), ki);
-  uop *rsrc[2] = {cg_simplify(c, substitute(c, red->src[0], r, k)), ki};
+  uop *rsrc[2] = {cg_simplify(c, uop_substitute(c, red->src[0], r, k)), ki};
   uop *part = uop_new(c, OP_REDUCE, red->dtype, rsrc, 2, (uop_arg){.ival = red->ival}, NULL);
   /* the earlier blocks' sum, read back from the output (nothing to read in the first block) */
   uop *first = uop_alu(c, OP_CMPNE, CG_BOOL, kb, uop_const_int(c, CG_I64, 0));
   uop *lsrc[3] = {store->src[0], store->src[1], first};
   uop *prev = uop_new(c, OP_LOAD, CG_F32, lsrc, 3, (uop_arg){0}, NULL);
   uop *sum = uop_alu(c, OP_ADD, CG_F32, prev, part);
-  uop *val = store->src[2] == red ? sum : substitute(c, store->src[2], red, sum);
+  uop *val = store->src[2] == red ? sum : uop_substitute(c, store->src[2], red, sum);
   if (val != sum) /* the epilogue (bias, activation...) once the sum is complete */
     val = uop_where(c, uop_alu(c, OP_CMPLT, CG_BOOL, kb, uop_const_int(c, CG_I64, blocks - 1)), sum, val);
   uop *ssrc[3] = {store->src[0], store->src[1], val};

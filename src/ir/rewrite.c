@@ -14,6 +14,20 @@ uop *uop_replace_src(uop_ctx *c, uop *u, uop *const *src, int nsrc) {
   return uop_new(c, u->op, u->dtype, src, nsrc, a, &u->shape);
 }
 
+typedef struct { uop *from, *to; } subst;
+
+static uop *substitute_rule(uop_ctx *c, uop *u, void *ctx) {
+  (void)c;
+  subst *s = ctx;
+  return u == s->from ? s->to : NULL;
+}
+
+uop *uop_substitute(uop_ctx *c, uop *root, uop *from, uop *to) {
+  subst s = {from, to};
+  cg_rule r = substitute_rule;
+  return graph_rewrite(c, root, &r, 1, &s);
+}
+
 static uop *rewrite_node(rewriter *r, uop *u, int depth) {
   uop *done = cg_ptrmap_get(&r->memo, u);
   if (done) return done;

@@ -14,6 +14,9 @@ uop *graph_rewrite(uop_ctx *c, uop *root, const cg_rule *rules, int nrules, void
 /* Rebuild u with new sources (same op, dtype and argument). */
 uop *uop_replace_src(uop_ctx *c, uop *u, uop *const *src, int nsrc);
 
+/* root with every occurrence of node `from` replaced by `to`. */
+uop *uop_substitute(uop_ctx *c, uop *root, uop *from, uop *to);
+
 /* Symbolic simplification of integer index math and boolean guards (constant folding,
    identities, bound-based folds, div/mod rules such as (x*4+y)//4 -> x for 0<=y<4). */
 uop *cg_simplify(uop_ctx *c, uop *root);
