@@ -347,7 +347,7 @@ static int64_t layout_block(uop *u, uop *r, cg_ptrmap *seen) {
 }
 
 /* the block length KBLOCK would use for this kernel's reduce (0: none fits), with room for
-   `dims` more output loops (the tile's 3 before it is tiled, and the block loop) */
+   `dims` more output loops (1 for the block loop once tiled; 3 before: the tile's 2 as well) */
 static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
   uop *red = single_reduce(l), *store = l->sink->src[0];
   if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 ||
