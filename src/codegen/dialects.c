@@ -71,6 +71,18 @@ const cg_dialect cg_dialect_c = {
       "CGFN cg_f32x8 cg_vload8(const float *p) { cg_f32x8 v; __builtin_memcpy(&v, p, 32); CG_IN_REG(v); return v; }\n"
       "CGFN void cg_vstore8(float *p, cg_f32x8 v) { __builtin_memcpy(p, &v, 32); }\n"
       "CGFN cg_f32x8 cg_splat8(float x) { return (cg_f32x8){x, x, x, x, x, x, x, x}; }\n"
+      /* lane masks: -1 where a lane is on; lanes below / above a bound (clamped to the 8) */
+      "typedef int cg_i32x8 __attribute__((vector_size(32)));\n"
+      "CGFN cg_i32x8 cg_lanes_lt(long long t) { int c = t < 0 ? 0 : t > 8 ? 8 : (int)t; cg_i32x8 l = {0, 1, 2, 3, 4, 5, 6, 7}, b = {c, c, c, c, c, c, c, c}; return l < b; }\n"
+      "CGFN cg_i32x8 cg_lanes_gt(long long t) { int c = t < -1 ? -1 : t > 7 ? 7 : (int)t; cg_i32x8 l = {0, 1, 2, 3, 4, 5, 6, 7}, b = {c, c, c, c, c, c, c, c}; return l > b; }\n"
+      "CGFN cg_i32x8 cg_mask8(int on) { int m = on ? -1 : 0; return (cg_i32x8){m, m, m, m, m, m, m, m}; }\n"
+      "CGFN cg_f32x8 cg_select8(cg_i32x8 m, cg_f32x8 a, cg_f32x8 b) { cg_i32x8 x, y; __builtin_memcpy(&x, &a, 32); __builtin_memcpy(&y, &b, 32); x = (x & m) | (y & ~m); __builtin_memcpy(&a, &x, 32); return a; }\n"
+      /* lanes off read nothing (no fault past a buffer's end), as a gated load reads nothing */
+      "#if defined(__AVX__) && (defined(__x86_64__) || defined(__i386__))\n"
+      "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { return __builtin_ia32_maskloadps256((const cg_f32x8 *)p, m); }\n"
+      "#else\n"
+      "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { cg_f32x8 r; for (int l = 0; l < 8; l++) r[l] = m[l] ? p[l] : 0.0f; return r; }\n"
+      "#endif\n"
       /* one rounding per lane, as __builtin_fmaf (and the interpreter) */
       "#if defined(__FMA__) && (defined(__x86_64__) || defined(__i386__))\n"
       "CGFN cg_f32x8 cg_fma8(cg_f32x8 a, cg_f32x8 b, cg_f32x8 c) { return __builtin_ia32_vfmaddps256(a, b, c); }\n"

@@ -437,6 +437,49 @@ static int apply_inner(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
+/* ---- padded copies: UPCAST for masked vector loads ----
+   An elementwise float32 kernel whose loads are gated along its last dim (a padded copy: a
+   convolution's flat padded input, a cat) stays scalar in gcc, one gate test and one load per
+   element. With the last dim UPCAST the C renderer loads 8 lanes under a mask (cg_simd_plan):
+   conv2's padded gradient copy 3.4 -> 0.8 ms a thread. Only kernels made of what the masked
+   rendering handles: float32 loads, constants, add/mul/neg, selects, and bool index tests. */
+static int padded_copy_ops(uop *u, uop *g, int *gated, cg_ptrmap *seen, cg_ptrmap *memo) {
+  if (cg_ptrmap_get(seen, u)) return 1;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->dtype == CG_I64 || u->op == OP_RANGE || u->op == OP_PARAM || u->op == OP_CONST || u->op == OP_DEFINE_VAR)
+    return 1; /* index math and leaves */
+  switch (u->op) {
+  case OP_LOAD:
+    if (u->dtype != CG_F32) return 0;
+    if (u->nsrc == 3 && depends_on(u->src[2], g, memo)) *gated = 1;
+    return u->nsrc < 3 || padded_copy_ops(u->src[2], g, gated, seen, memo);
+  case OP_ADD: case OP_MUL: case OP_NEG: case OP_WHERE:
+    if (u->dtype != CG_F32) return 0;
+    break;
+  case OP_CMPLT: case OP_CMPNE: case OP_AND: case OP_OR:
+    if (u->dtype != CG_BOOL) return 0;
+    break;
+  case OP_SINK: case OP_STORE: break;
+  default: return 0;
+  }
+  for (int i = 0; i < u->nsrc; i++)
+    if (!padded_copy_ops(u->src[i], g, gated, seen, memo)) return 0;
+  return 1;
+}
+
+/* lanes for a padded copy's last dim (0: not one) */
+static int padded_copy_lanes(cg_lowered *l) {
+  if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || l->tile_dim >= 0) return 0;
+  uop *g = l->global_range[l->nglobal - 1];
+  int64_t n = g->vmax + 1, k = n % 16 == 0 ? 16 : 8;
+  if (!upcast_fits(l, k) || k % 8) return 0;
+  cg_ptrmap seen = {0}, memo = {0};
+  int gated = 0, ok = padded_copy_ops(l->sink, g, &gated, &seen, &memo);
+  cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&memo);
+  return ok && gated ? (int)k : 0;
+}
+
 /* ---- actions: one function per kind, each returning 1 if applied, 0 if it does not fit ----
    `next` is the action after o (a PANEL parameterizes the TILE before it), or NULL. */
 typedef int (*opt_apply_fn)(cg_lowered *l, cg_opt o, const cg_opt *next);
@@ -559,6 +602,11 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   memcpy(l->global_size, sizes, sizeof sizes);
   if (up) push(out, CG_OPT_UPCAST, up, 0);
   if (inner >= 0 || up) return;
+  int masked = padded_copy_lanes(l);
+  if (masked) {
+    push(out, CG_OPT_UPCAST, masked, 0);
+    return;
+  }
   unroller un = {l, 0, 0, UNROLL_LANES};
   cg_ptrmap seen = {0};
   if (unroll_fits(&un, l->sink, &seen)) push(out, CG_OPT_UNROLL, UNROLL_LANES, 0);

@@ -557,19 +557,64 @@ static const char *simd_operand(const renderer *R, int k, char *buf, size_t n) {
   return buf;
 }
 
+/* mask k as a mask operand: a scalar bool becomes all lanes or none */
+static const char *mask_operand(const renderer *R, int k, char *buf, size_t n) {
+  snprintf(buf, n, simd_kind(R, k) == CG_SIMD_MASK ? "v%d" : "cg_mask8(v%d)", k);
+  return buf;
+}
+
+/* the lane index side of a comparison (an index computed at the step's first lane, or the lane
+   loop itself): lane l holds that value + l */
+static int lane_index_side(const renderer *R, const cg_inst *in) {
+  int k0 = simd_kind(R, in->src[0]);
+  return k0 == CG_SIMD_BASE || k0 == CG_SIMD_LOOP ? 0 : 1;
+}
+
+static void render_simd_mask(renderer *R, int i, const cg_inst *in) {
+  char a[40], c[40];
+  cg_sbuf_printf(R->b, "const cg_i32x8 v%d = ", i);
+  switch (in->op) {
+  case OP_CMPLT: /* idx + l < b  <=>  l < b - idx;  b < idx + l  <=>  l > b - idx */
+    if (lane_index_side(R, in) == 0)
+      cg_sbuf_printf(R->b, "cg_lanes_lt(v%d - v%d);\n", in->src[1], in->src[0]);
+    else
+      cg_sbuf_printf(R->b, "cg_lanes_gt(v%d - v%d);\n", in->src[0], in->src[1]);
+    return;
+  case OP_CMPNE: /* mask != true: its negation; mask != false: itself */
+    cg_sbuf_printf(R->b, R->p->ins[in->src[1]].ival ? "~v%d;\n" : "v%d;\n", in->src[0]);
+    return;
+  default:
+    cg_sbuf_printf(R->b, "%s %s %s;\n", mask_operand(R, in->src[0], a, sizeof a), in->op == OP_AND ? "&" : "|",
+                   mask_operand(R, in->src[1], c, sizeof c));
+  }
+}
+
 static void render_simd(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
-  char a[40], c[40], acc[48];
+  char a[40], c[40], w[40], acc[48];
   indent(R);
+  if (in->dtype == CG_BOOL) {
+    render_simd_mask(R, i, in);
+    return;
+  }
   switch (in->op) {
   case OP_LOAD: {
     int pk = (int)p->ins[in->src[0]].ival;
-    if (in->nsrc == 3)
+    if (in->nsrc == 3 && simd_kind(R, in->src[2]) == CG_SIMD_MASK)
+      cg_sbuf_printf(R->b, "const cg_f32x8 v%d = cg_maskload8(data%d + v%d, v%d);\n", i, pk, in->src[1], in->src[2]);
+    else if (in->nsrc == 3)
       cg_sbuf_printf(R->b, "const cg_f32x8 v%d = v%d ? cg_vload8(data%d + v%d) : cg_splat8(0.0f);\n", i, in->src[2], pk, in->src[1]);
     else cg_sbuf_printf(R->b, "const cg_f32x8 v%d = cg_vload8(data%d + v%d);\n", i, pk, in->src[1]);
     return;
   }
+  case OP_WHERE:
+    simd_operand(R, in->src[1], c, sizeof c);
+    simd_operand(R, in->src[2], w, sizeof w);
+    if (simd_kind(R, in->src[0]) == CG_SIMD_MASK)
+      cg_sbuf_printf(R->b, "const cg_f32x8 v%d = cg_select8(v%d, %s, %s);\n", i, in->src[0], c, w);
+    else cg_sbuf_printf(R->b, "const cg_f32x8 v%d = v%d ? %s : %s;\n", i, in->src[0], c, w);
+    return;
   case OP_STORE:
     cg_sbuf_printf(R->b, "cg_vstore8(data%lld + v%d, %s);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
                    simd_operand(R, in->src[2], a, sizeof a));
@@ -601,7 +646,7 @@ static void render_ins(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
   const char *t = reg_type(R->d, in->dtype);
-  if (simd_kind(R, i) == CG_SIMD_VEC) {
+  if (simd_kind(R, i) == CG_SIMD_VEC || simd_kind(R, i) == CG_SIMD_MASK) {
     render_simd(R, i);
     return;
   }

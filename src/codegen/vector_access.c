@@ -133,9 +133,11 @@ const char *cg_vector_type(int dtype) {
 /* ---- CPU: lane loops rendered as 8-wide vector code ----
    A fully unrolled UPCAST lane loop r (trip a multiple of 8) runs 8 lanes per step, every value
    that changes with r one cg_f32x8, when its body is nothing but: index sums (computed once per
-   step, at the step's first lane), float32 loads of data[base + r] (gated only by conditions that
-   do not change with r), float32 adds, multiplies and negations, accumulator updates and reads at
-   lane base + r (base a multiple of 8), and float32 stores to data[base + r]. gcc's SLP
+   step, at the step's first lane), float32 loads of data[base + r], float32 adds, multiplies,
+   negations and selects, accumulator updates and reads at lane base + r (base a multiple of 8),
+   float32 stores to data[base + r], and conditions on the lanes' indices: base + r compared with
+   a bound that does not change with r is a mask of lanes (cg_i32x8), masks combine with and/or
+   and not, and gate loads (masked vector loads) and selects. gcc's SLP
    vectorizer finds the same vectors in the simple cases, but in a 4x16 register tile it often
    builds the last row from shuffles and scalar FMAs, with an accumulator spilled (a K-blocked
    2048^3 matmul: 46 instead of 150 GFLOPS); written as vectors, the loop is what was meant. */
@@ -156,26 +158,50 @@ static int simd_index(const cg_program *p, int idx, int r, char *memo) {
   return aligned_plus_lane(p, idx, r, 1, &lanes, memo) && lanes == 1;
 }
 
-/* instruction k of loop r's body, which uses r: 1 if it has a vector form */
+/* the one side of a comparison that uses r, as a unit-stride index (0 or 1), else -1 */
+static int lane_side(const cg_program *p, const cg_inst *in, int r, char *memo) {
+  int u0 = uses(p, in->src[0], r, memo), u1 = uses(p, in->src[1], r, memo);
+  if (u0 == u1 || p->ins[in->src[0]].dtype != CG_I64) return -1;
+  return simd_index(p, in->src[u0 ? 0 : 1], r, memo) ? (u0 ? 0 : 1) : -1;
+}
+
+/* a bool that uses r, as an 8-lane mask: an index compared with a bound, masks combined */
+static int simd_mask(const cg_program *p, int k, int r, char *memo) {
+  const cg_inst *in = &p->ins[k];
+  if (in->dtype != CG_BOOL) return 0;
+  switch (in->op) {
+  case OP_CMPLT: return lane_side(p, in, r, memo) >= 0;
+  case OP_CMPNE: /* mask != const: a negation or the mask itself */
+    return p->ins[in->src[1]].op == OP_CONST && p->ins[in->src[1]].dtype == CG_BOOL && !uses(p, in->src[1], r, memo);
+  case OP_AND: case OP_OR: return 1;
+  default: return 0;
+  }
+}
+
+/* instruction k of loop r's body, which uses r: its vector kind, or 0 if it has none */
 static int simd_inst(const cg_program *p, int k, int r, char *memo) {
   const cg_inst *in = &p->ins[k];
   switch (in->op) {
-  case OP_ADD: return in->dtype == CG_I64 || simd_alu(in); /* index sums stay scalar */
-  case OP_MUL: case OP_NEG: return simd_alu(in);
+  case OP_ADD:
+    if (in->dtype == CG_I64) return CG_SIMD_BASE; /* index sums stay scalar */
+    return simd_alu(in) ? CG_SIMD_VEC : 0;
+  case OP_MUL: case OP_NEG: return simd_alu(in) ? CG_SIMD_VEC : 0;
+  case OP_WHERE: return in->dtype == CG_F32 ? CG_SIMD_VEC : 0;
+  case OP_CMPLT: case OP_CMPNE: case OP_AND: case OP_OR: return simd_mask(p, k, r, memo) ? CG_SIMD_MASK : 0;
   case OP_LOAD:
     return in->dtype == CG_F32 && p->params[p->ins[in->src[0]].ival].dtype == CG_F32 &&
-           simd_index(p, in->src[1], r, memo) && (in->nsrc == 2 || !uses(p, in->src[2], r, memo));
+           simd_index(p, in->src[1], r, memo) ? CG_SIMD_VEC : 0; /* a gate that uses r is a mask */
   case OP_STORE:
     return p->params[p->ins[in->src[0]].ival].dtype == CG_F32 && p->ins[in->src[2]].dtype == CG_F32 &&
-           simd_index(p, in->src[1], r, memo);
+           simd_index(p, in->src[1], r, memo) ? CG_SIMD_VEC : 0;
   case OP_ASSIGN: {
     const cg_inst *acc = &p->ins[in->src[0]];
     return in->nsrc == 3 && in->ival == OP_ADD && in->dtype == CG_F32 && acc->ival2 % CPU_VEC == 0 &&
-           simd_lane(p, in->src[2], r, memo);
+           simd_lane(p, in->src[2], r, memo) ? CG_SIMD_VEC : 0;
   }
   case OP_REDUCE:
     return in->ival2 < 0 && in->dtype == CG_F32 && p->ins[in->src[0]].ival2 % CPU_VEC == 0 &&
-           simd_lane(p, in->src[1], r, memo);
+           simd_lane(p, in->src[1], r, memo) ? CG_SIMD_VEC : 0;
   default: return 0;
   }
 }
@@ -192,6 +218,10 @@ static int simd_loop_ok(const cg_program *p, int r, char *memo) {
     if (b->op == OP_ENDRANGE && b->src[0] == r) return 1;
     if (b->op == OP_RANGE) return 0; /* innermost loops only */
     if (uses(p, k, r, memo) && !simd_inst(p, k, r, memo)) return 0;
+    /* a mask feeds only masks, gates and selects (not a float value or an index) */
+    if (b->op != OP_LOAD && b->op != OP_WHERE && b->dtype != CG_BOOL)
+      for (int s = 0; s < b->nsrc; s++)
+        if (p->ins[b->src[s]].dtype == CG_BOOL && uses(p, b->src[s], r, memo)) return 0;
   }
   return 0;
 }
@@ -204,8 +234,9 @@ char *cg_simd_plan(const cg_program *p) {
     memset(memo, 0, (size_t)p->nins);
     for (int k = r + 1; !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == r); k++) {
       const cg_inst *in = &p->ins[k];
-      if (!uses(p, k, r, memo) || (in->dtype == CG_I64 && in->op == OP_ADD)) continue;
-      kind[k] = CG_SIMD_VEC;
+      int kk = uses(p, k, r, memo) ? simd_inst(p, k, r, memo) : 0;
+      if (!kk) continue;
+      kind[k] = (char)kk;
       if (in->op == OP_ASSIGN) kind[in->src[0]] = CG_SIMD_ACC;
       if (in->op == OP_REDUCE) kind[in->src[0]] = CG_SIMD_ACC;
     }
