@@ -19,6 +19,7 @@ static int lanes_for(int dtype) { return cg_dtype_size(dtype) >= 8 ? 8 : 16; }
 typedef struct { cg_lowered *l; int applied, lanes, max_lanes; } unroller;
 
 static int unit_loads_along(uop *u, uop *r, int64_t block);
+static int has_op(uop *u, int op, cg_ptrmap *seen);
 
 /* The lane count reduce u would be unrolled by, or 0 if it does not fit.
    Only floats: the compiler already vectorizes integer reductions (wrapping adds reassociate),
@@ -129,9 +130,10 @@ static void load_strides(uop *u, uop *r, int64_t block, cg_ptrmap *seen, cg_ptrm
   for (int i = 0; i < u->nsrc; i++) load_strides(u->src[i], r, block, seen, memo, good, bad);
 }
 
-/* g = the last output range (size n = g1 * k) becomes g1*k + u with u an UPCAST range of k lanes */
-static void split_last_output(cg_lowered *l, int64_t k) {
-  uop *g = l->global_range[l->nglobal - 1];
+/* output range d (size n = g1 * k) becomes g1*k + u: g1 stays at d, the UPCAST range u of k
+   lanes goes innermost */
+static void split_output(cg_lowered *l, int d, int64_t k) {
+  uop *g = l->global_range[d];
   int64_t n = g->vmax + 1;
   uop_ctx *c = l->c;
   uop *e1 = uop_const_int(c, CG_I64, n / k), *ek = uop_const_int(c, CG_I64, k);
@@ -139,11 +141,13 @@ static void split_last_output(cg_lowered *l, int64_t k) {
   uop *lane = uop_new(c, OP_RANGE, CG_I64, &ek, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_UPCAST}, NULL);
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, g1, ek), lane);
   l->sink = cg_simplify(c, uop_substitute(c, l->sink, g, idx));
-  l->global_range[l->nglobal - 1] = g1;
-  l->global_size[l->nglobal - 1] = n / k;
+  l->global_range[d] = g1;
+  l->global_size[d] = n / k;
   l->global_range[l->nglobal] = lane;
   l->global_size[l->nglobal++] = k;
 }
+
+static void split_last_output(cg_lowered *l, int64_t k) { split_output(l, l->nglobal - 1, k); }
 
 /* some load along r, and every one reads consecutive elements in blocks */
 static int unit_loads_along(uop *u, uop *r, int64_t block) {
@@ -519,6 +523,45 @@ static int apply_unroll(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return un.applied > 0;
 }
 
+/* ---- 8x8 transposing blocks (TRANSPOSE) ----
+   After INNER a relayout reads along its last dim and stores along another one, d, one element
+   at a time 4*stride bytes apart. Both cut into 8 lanes (d's lanes outside the last's), the C
+   renderer loads 8 vectors along the last dim, transposes them in registers and stores 8
+   vectors along d (cg_simd_plan's transposing store). */
+enum { TRANSPOSE_LANES = 8 };
+static int transpose_fits(cg_lowered *l, int d) {
+  cg_ptrmap seen = {0};
+  int reduces = has_op(l->sink, OP_REDUCE, &seen);
+  cg_ptrmap_free(&seen);
+  if (reduces || has_upcast(l) || l->param_dtype[0] != CG_F32 || d < 0 || d >= l->nglobal - 1 ||
+      l->nglobal + 2 > CG_MAX_DIMS)
+    return 0;
+  uop *gd = l->global_range[d], *gl = l->global_range[l->nglobal - 1], *store = l->sink->src[0];
+  return gd->src[0]->op == OP_CONST && gl->src[0]->op == OP_CONST && (gd->vmax + 1) % TRANSPOSE_LANES == 0 &&
+         (gl->vmax + 1) % TRANSPOSE_LANES == 0 && store->op == OP_STORE && is_unit_term(store->src[1], gd, 1) &&
+         unit_loads_along(l->sink, gl, 1);
+}
+
+static int apply_transpose(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  if (!transpose_fits(l, o.amt)) return 0;
+  int last = l->nglobal - 1;
+  split_output(l, o.amt, TRANSPOSE_LANES); /* d's lanes first: the outer lane loop */
+  split_output(l, last, TRANSPOSE_LANES);
+  /* d's blocks innermost of the output loops: the blocks that complete one run of output rows
+     come back to back, while those rows are in L1 */
+  uop *g = l->global_range[o.amt];
+  int64_t size = l->global_size[o.amt];
+  int to = l->nglobal - 3;
+  for (int k = o.amt; k < to; k++) {
+    l->global_range[k] = l->global_range[k + 1];
+    l->global_size[k] = l->global_size[k + 1];
+  }
+  l->global_range[to] = g;
+  l->global_size[to] = size;
+  return 1;
+}
+
 static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   uop *red = NULL;
@@ -535,6 +578,7 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_UNROLL] = {"UNROLL", apply_unroll},
   [CG_OPT_KBLOCK] = {"KBLOCK", apply_kblock},
   [CG_OPT_INNER] = {"INNER", apply_inner},
+  [CG_OPT_TRANSPOSE] = {"TRANSPOSE", apply_transpose},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
@@ -549,6 +593,7 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_UNROLL] = BIT(CG_OPT_TILE) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_INNER),
   [CG_OPT_KBLOCK] = BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_INNER),
   [CG_OPT_INNER] = ~0u, /* first or not at all */
+  [CG_OPT_TRANSPOSE] = ~BIT(CG_OPT_INNER), /* after INNER only */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -593,14 +638,17 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   int64_t sizes[CG_MAX_DIMS];
   memcpy(order, l->global_range, sizeof order);
   memcpy(sizes, l->global_size, sizeof sizes);
+  int transpose = 0;
   if (inner >= 0) {
     push(out, CG_OPT_INNER, inner, 0);
     move_innermost(l, inner);
+    transpose = transpose_fits(l, l->nglobal - 2); /* the store's dim, last before INNER */
   }
-  int up = upcast_output_lanes(l);
+  int up = transpose ? 0 : upcast_output_lanes(l);
   memcpy(l->global_range, order, sizeof order);
   memcpy(l->global_size, sizes, sizeof sizes);
   if (up) push(out, CG_OPT_UPCAST, up, 0);
+  if (transpose) push(out, CG_OPT_TRANSPOSE, l->nglobal - 2, 0);
   if (inner >= 0 || up) return;
   int masked = padded_copy_lanes(l);
   if (masked) {

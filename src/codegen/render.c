@@ -334,6 +334,43 @@ static int encloses_simd_loop(const renderer *R, int i) {
   return 0;
 }
 
+/* the innermost loop of kind `kind` (cg_simd_plan) around instruction i, or -1 */
+static int enclosing_simd(const renderer *R, int i, int kind) {
+  int depth = 0;
+  for (int k = i - 1; k >= 0; k--) {
+    const cg_inst *in = &R->p->ins[k];
+    if (in->op == OP_ENDRANGE) depth++;
+    if (in->op != OP_RANGE) continue;
+    if (depth) { depth--; continue; }
+    if (simd_kind(R, k) == kind) return k;
+  }
+  return -1;
+}
+
+/* for each transposing store in loop i's body: before the loop, its 8 vectors and base index;
+   after it, the 8x8 transpose and 8 unit-stride stores (cg_simd_plan) */
+static void transposed_stores(renderer *R, int i, int after) {
+  const cg_program *p = R->p;
+  int first = 1;
+  for (int k = i + 1; k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == i); k++) {
+    if (simd_kind(R, k) != CG_SIMD_TSTORE) continue;
+    const cg_inst *in = &p->ins[k];
+    if (after || !first) indent(R); /* the loop's own line was indented already */
+    first = 0;
+    if (!after) {
+      cg_sbuf_printf(R->b, "cg_f32x8 tr%d[8]; long long tb%d = 0;\n", k, k);
+      continue;
+    }
+    long long stride = (long long)cg_lane_coef(p, in->src[1], enclosing_simd(R, k, CG_SIMD_LOOP));
+    cg_sbuf_printf(R->b, "cg_transpose8(tr%d);\n", k);
+    indent(R);
+    cg_sbuf_printf(R->b, "%s 8\n", R->d->unroll);
+    indent(R);
+    cg_sbuf_printf(R->b, "for (int l = 0; l < 8; l++) cg_vstore8(data%lld + tb%d + l * %lldLL, tr%d[l]);\n",
+                   (long long)p->ins[in->src[0]].ival, k, stride, k);
+  }
+}
+
 /* constant trip count of loop i, or a large number for a symbolic one */
 static int64_t tile_loop_trip(const cg_program *p, int i) {
   const cg_inst *end = &p->ins[p->ins[i].src[0]];
@@ -407,6 +444,10 @@ static void render_range(renderer *R, int i) {
     return;
   }
   if (R->vec_lane) declare_vectors(R, i);
+  if (simd_kind(R, i) == CG_SIMD_TOUTER) {
+    transposed_stores(R, i, 0);
+    indent(R);
+  }
   if (in->ival2 == RANGE_UPCAST || (in->ival2 == RANGE_UNROLL && !roll)) {
     cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)p->ins[in->src[0]].ival);
     indent(R);
@@ -446,6 +487,7 @@ static void render_endrange(renderer *R, int i) {
   R->red_depth -= r->ival2 == RANGE_REDUCE;
   indent(R);
   cg_sbuf_printf(R->b, "}\n");
+  if (simd_kind(R, R->p->ins[i].src[0]) == CG_SIMD_TOUTER) transposed_stores(R, R->p->ins[i].src[0], 1);
   if (R->p->ins[i].src[0] == R->grouped_range) {
     render_group_combine(R, R->grouped_range, i);
     R->grouped_range = -1;
@@ -616,6 +658,12 @@ static void render_simd(renderer *R, int i) {
     else cg_sbuf_printf(R->b, "const cg_f32x8 v%d = v%d ? %s : %s;\n", i, in->src[0], c, w);
     return;
   case OP_STORE:
+    if (simd_kind(R, i) == CG_SIMD_TSTORE) { /* lane u's vector; the stores follow u's loop */
+      int u = enclosing_simd(R, i, CG_SIMD_TOUTER);
+      cg_sbuf_printf(R->b, "tr%d[v%d] = %s; if (v%d == 0) tb%d = v%d;\n", i, u, simd_operand(R, in->src[2], a, sizeof a),
+                     u, i, in->src[1]);
+      return;
+    }
     cg_sbuf_printf(R->b, "cg_vstore8(data%lld + v%d, %s);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
                    simd_operand(R, in->src[2], a, sizeof a));
     return;
@@ -646,7 +694,7 @@ static void render_ins(renderer *R, int i) {
   const cg_program *p = R->p;
   const cg_inst *in = &p->ins[i];
   const char *t = reg_type(R->d, in->dtype);
-  if (simd_kind(R, i) == CG_SIMD_VEC || simd_kind(R, i) == CG_SIMD_MASK) {
+  if (simd_kind(R, i) == CG_SIMD_VEC || simd_kind(R, i) == CG_SIMD_MASK || simd_kind(R, i) == CG_SIMD_TSTORE) {
     render_simd(R, i);
     return;
   }

@@ -50,10 +50,13 @@ int *cg_cpu_vector_loads(const cg_program *p);
    lane loop that steps 8 lanes at a time, CG_SIMD_VEC for a value (or an update, a store) that is
    a cg_f32x8 there, CG_SIMD_ACC for an accumulator held as cg_f32x8 (lanes/8 of them),
    CG_SIMD_MASK for a condition held as a cg_i32x8 lane mask, CG_SIMD_BASE for an index that
-   changes with the lanes, computed at each step's first lane, else 0.
+   changes with the lanes, computed at each step's first lane, CG_SIMD_TSTORE for a transposing
+   store and CG_SIMD_TOUTER for the 8-lane loop around its lane loop, else 0.
    malloc'ed, nins entries. */
-enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC, CG_SIMD_MASK, CG_SIMD_BASE };
+enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC, CG_SIMD_MASK, CG_SIMD_BASE, CG_SIMD_TSTORE, CG_SIMD_TOUTER };
 char *cg_simd_plan(const cg_program *p);
+/* The coefficient of loop r in index idx when r appears once (alone or times a constant), else 0. */
+int64_t cg_lane_coef(const cg_program *p, int idx, int r);
 /* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */
 const char *cg_vector_type(int dtype);
 
