@@ -336,15 +336,9 @@ static int encloses_simd_loop(const renderer *R, int i) {
 
 /* the innermost loop of kind `kind` (cg_simd_plan) around instruction i, or -1 */
 static int enclosing_simd(const renderer *R, int i, int kind) {
-  int depth = 0;
-  for (int k = i - 1; k >= 0; k--) {
-    const cg_inst *in = &R->p->ins[k];
-    if (in->op == OP_ENDRANGE) depth++;
-    if (in->op != OP_RANGE) continue;
-    if (depth) { depth--; continue; }
-    if (simd_kind(R, k) == kind) return k;
-  }
-  return -1;
+  int k = cg_enclosing_loop(R->p, i);
+  while (k >= 0 && simd_kind(R, k) != kind) k = cg_enclosing_loop(R->p, k);
+  return k;
 }
 
 /* for each transposing store in loop i's body: before the loop, its 8 vectors and base index;

@@ -55,6 +55,8 @@ int *cg_cpu_vector_loads(const cg_program *p);
    malloc'ed, nins entries. */
 enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC, CG_SIMD_MASK, CG_SIMD_BASE, CG_SIMD_TSTORE, CG_SIMD_TOUTER };
 char *cg_simd_plan(const cg_program *p);
+/* The innermost loop (its RANGE instruction) open around instruction i, or -1. */
+int cg_enclosing_loop(const cg_program *p, int i);
 /* The coefficient of loop r in index idx when r appears once (alone or times a constant), else 0. */
 int64_t cg_lane_coef(const cg_program *p, int idx, int r);
 /* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */

@@ -186,19 +186,23 @@ int64_t cg_lane_coef(const cg_program *p, int idx, int r) {
   return terms == 1 ? c : 0;
 }
 
+int cg_enclosing_loop(const cg_program *p, int i) {
+  int depth = 0;
+  for (int k = i - 1; k >= 0; k--) {
+    if (p->ins[k].op == OP_ENDRANGE) depth++;
+    else if (p->ins[k].op == OP_RANGE && depth-- == 0) return k;
+  }
+  return -1;
+}
+
 /* the lane loop directly around loop r, when both run 8 lanes (a transposing store's pair) */
 static int outer_lane_loop(const cg_program *p, int r) {
   const cg_inst *in = &p->ins[r];
   if (in->ival2 != RANGE_UPCAST || p->ins[in->src[0]].op != OP_CONST || p->ins[in->src[0]].ival != CPU_VEC) return -1;
-  int depth = 0;
-  for (int k = r - 1; k >= 0; k--) {
-    if (p->ins[k].op == OP_ENDRANGE) depth++;
-    if (p->ins[k].op != OP_RANGE) continue;
-    if (depth) { depth--; continue; }
-    const cg_inst *o = &p->ins[k];
-    return o->ival2 == RANGE_UPCAST && p->ins[o->src[0]].op == OP_CONST && p->ins[o->src[0]].ival == CPU_VEC ? k : -1;
-  }
-  return -1;
+  int k = cg_enclosing_loop(p, r);
+  if (k < 0) return -1;
+  const cg_inst *o = &p->ins[k];
+  return o->ival2 == RANGE_UPCAST && p->ins[o->src[0]].op == OP_CONST && p->ins[o->src[0]].ival == CPU_VEC ? k : -1;
 }
 
 /* a store at base + outer lane + r * stride: 8 of them transpose into 8 unit-stride vectors */
