@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "codegen/opt.h"
+#include "codegen/render.h"
+#include "engine/beam.h"
 #include "tensor/tensor.h"
 
 int th_failures;
@@ -80,4 +82,20 @@ void th_opts_of(cg_tensor *t, char *out, size_t n) {
     }
   }
   cg_schedule_free(&s);
+}
+
+char *th_c_source_of(cg_tensor *t) {
+  cg_schedule s = {0};
+  uop *root = t->u;
+  char *src = NULL;
+  if (cg_schedule_build(&s, &root, 1) == 0 && s.nitems > 0) {
+    cg_program *p = cg_build_program(&s, &s.items[s.nitems - 1], &cg_dialect_c, NULL, NULL);
+    if (p) {
+      src = p->source;
+      p->source = NULL;
+      cg_program_free(p);
+    }
+  }
+  cg_schedule_free(&s);
+  return src;
 }

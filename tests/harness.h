@@ -29,6 +29,9 @@ void th_fail(const char *file, int line, const char *fmt, ...);
 /* The heuristics' opts ("TILE 4x16, PANEL 16, ...") of the kernel that computes t, the last of
    its schedule, into out ("?" if it cannot be lowered). */
 void th_opts_of(cg_tensor *t, char *out, size_t n);
+/* The C source rendered for the kernel that computes t, the last of its schedule (malloc'ed;
+   NULL if it cannot be built). */
+char *th_c_source_of(cg_tensor *t);
 
 typedef struct { const char *name; void (*fn)(void); } th_test;
 /* Run every test in `tests` (NULL-terminated) inside its own scope; returns the exit code. */

@@ -91,6 +91,10 @@ static void test_k_blocked(void) {
     CHECK(cg_realize(a) == 0 && cg_realize(b) == 0);
     th_opts_of(cg_matmul(a, b), opts, sizeof opts);
     CHECK(strstr(opts, "KBLOCK 256") != NULL);
+    /* the tile prefetches the partial sums it adds to while its reduce runs (prefetch.c) */
+    char *src = th_c_source_of(cg_matmul(a, b));
+    CHECK(src && strstr(src, "__builtin_prefetch(data0 + ") != NULL);
+    free(src);
   }
 }
 

@@ -186,11 +186,13 @@ static void acc_init(const renderer *R, int dt, int op) {
   else cg_sbuf_printf(b, "(%s)((%s)1<<%d)", reg_type(R->d, dt), R->d->u64, cg_dtype_size(dt) * 8 - 1);
 }
 
-static void indent(renderer *R) {
+static const char *indent_text(const renderer *R) {
   static const char spaces[] = "                                                                ";
   int n = R->depth * 2 + 2;
-  cg_sbuf_puts(R->b, spaces + (n < (int)sizeof spaces - 1 ? (int)sizeof spaces - 1 - n : 0));
+  return spaces + (n < (int)sizeof spaces - 1 ? (int)sizeof spaces - 1 - n : 0);
 }
+
+static void indent(renderer *R) { cg_sbuf_puts(R->b, indent_text(R)); }
 
 /* ---- GPU: output loops from the thread index ---- */
 
@@ -499,6 +501,7 @@ static void render_define_acc(renderer *R, int i, const cg_inst *in) {
     cg_sbuf_printf(R->b, "for (int l = 0; l < %lld; l++) v%d[l] = cg_splat8(", (long long)in->ival2 / 8, i);
     acc_init(R, in->dtype, (int)in->ival);
     cg_sbuf_printf(R->b, ");\n");
+    cg_render_output_prefetch(R->p, i, R->b, indent_text(R));
     return;
   }
   if (in->ival2 > 1) {
@@ -510,6 +513,7 @@ static void render_define_acc(renderer *R, int i, const cg_inst *in) {
   }
   acc_init(R, in->dtype, (int)in->ival);
   cg_sbuf_printf(R->b, ";\n");
+  if (in->ival2 > 1 && !R->d->gpu) cg_render_output_prefetch(R->p, i, R->b, indent_text(R));
 }
 
 static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane) = acc op value */
