@@ -1,7 +1,8 @@
 /* The INNER opt (src/codegen/opt.c): a kernel whose loads are unit-stride along an output dim
    other than the last runs that dim innermost (a transpose copy reads rows, not columns), and a
    reduce kernel may then take the new last dim as vector lanes (UPCAST), a copy transpose 8x8
-   blocks in registers (TRANSPOSE). Values against host loops; the chosen opts pinned on the C
+   blocks in registers (TRANSPOSE), and a plain relayout copy runs its outer loops in its
+   source's order (ORDER). Values against host loops; the chosen opts pinned on the C
    backends. */
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,34 @@ static void test_reduce_of_relaid_partials(void) {
   free(x);
 }
 
+/* matmul's packing of A, (N, K) stored as (K/KC, N/4, KC, 4): INNER puts KC innermost, ORDER
+   the 4-row groups outermost, so the source is read row group by row group */
+static void test_packing_copy_reads_in_order(void) {
+  enum { N = 64, K = 1024, KC = 256 };
+  float *x = iota_values(N * K);
+  cg_tensor *t = cg_reshape(cg_from_data(x, CG_F32, CG_SHAPE(N, K), NULL), CG_SHAPE(N / 4, 4, K / KC, KC));
+  cg_tensor *y = cg_contiguous(cg_permute(t, CG_AXES(2, 0, 3, 1)));
+  char opts[256];
+  th_opts_of(y, opts, sizeof opts);
+  if (c_dialect()) CHECK(!strcmp(opts, "INNER 2, ORDER 1"));
+  float *got = th_floats(y);
+  CHECK(got != NULL);
+  int bad = 0;
+  for (int kb = 0; got && kb < K / KC; kb++)
+    for (int g = 0; g < N / 4; g++)
+      for (int k = 0; k < KC; k++)
+        for (int r = 0; r < 4; r++)
+          bad += got[((kb * (N / 4) + g) * KC + k) * 4 + r] != x[(g * 4 + r) * K + kb * KC + k];
+  CHECK_EQ_INT(bad, 0);
+  free(got);
+  free(x);
+}
+
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"transpose_copy_reads_rows", test_transpose_copy_reads_rows},
     {"reduce_of_relaid_partials", test_reduce_of_relaid_partials},
+    {"packing_copy_reads_in_order", test_packing_copy_reads_in_order},
     {NULL, NULL},
   };
   return th_run(tests, argc, argv);

@@ -441,6 +441,86 @@ static int apply_inner(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
+/* ---- loop order of a copy (ORDER) ----
+   A relayout that reads and writes whole runs (matmul's packed operands: A as (k/256, n/4, 256,
+   4), B as (k/256, m/16, 256, 16)) walks its output in order, and so reads its source in short
+   runs far apart: 1 KB of each of 4 rows, 64 bytes of each of 256 rows, which the hardware
+   prefetchers serve poorly (6-8 GB/s). With the outer loops sorted by their stride in the
+   source (largest first; the innermost loop stays) the source is read front to back and the
+   writes go to a few runs at a time: the packing copies of a 4096^3 matmul 16 -> 9.5 ms (A) and
+   10.5 -> 8.8 ms (B) on 2 threads. */
+enum { MIN_OUTER = 4 }; /* the outermost loop is split across threads: keep enough iterations */
+
+/* coefficient of r in index u when u is a sum of r*c terms and terms without r; -1 otherwise */
+static int64_t linear_coef(uop *u, uop *r, cg_ptrmap *memo) {
+  if (u == r) return 1;
+  if (!depends_on(u, r, memo)) return 0;
+  if (u->op == OP_ADD) {
+    int64_t a = linear_coef(u->src[0], r, memo), b = a < 0 ? -1 : linear_coef(u->src[1], r, memo);
+    return b < 0 ? -1 : a + b;
+  }
+  if (u->op == OP_MUL && u->src[1]->op == OP_CONST && u->src[1]->ival > 0) {
+    int64_t a = linear_coef(u->src[0], r, memo);
+    return a < 0 ? -1 : a * u->src[1]->ival;
+  }
+  return -1;
+}
+
+static void count_loads(uop *u, cg_ptrmap *seen, uop **load, int *count) {
+  if (cg_ptrmap_get(seen, u)) return;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_LOAD && (*count)++ == 0) *load = u;
+  for (int i = 0; i < u->nsrc; i++) count_loads(u->src[i], seen, load, count);
+}
+
+/* the outer loops' strides in the copy's one ungated load (0: not a plain copy) */
+static int copy_strides(cg_lowered *l, int64_t *stride) {
+  cg_ptrmap seen = {0};
+  uop *load = NULL;
+  int count = 0, ok = !has_op(l->sink, OP_REDUCE, &seen);
+  cg_ptrmap_free(&seen);
+  seen = (cg_ptrmap){0};
+  count_loads(l->sink, &seen, &load, &count);
+  cg_ptrmap_free(&seen);
+  ok = ok && count == 1 && load->nsrc == 2 && !has_upcast(l) && l->tile_dim < 0;
+  for (int d = 0; ok && d < l->nglobal - 1; d++) {
+    cg_ptrmap memo = {0};
+    stride[d] = linear_coef(load->src[1], l->global_range[d], &memo);
+    cg_ptrmap_free(&memo);
+    ok = stride[d] >= 0 && l->global_range[d]->src[0]->op == OP_CONST;
+  }
+  return ok;
+}
+
+/* the outer loops by descending source stride (stable); 0 if that is the order already or the
+   outermost would be too short to share */
+static int copy_order(cg_lowered *l, int *perm) {
+  int64_t stride[CG_MAX_DIMS];
+  int n = l->nglobal - 1, moved = 0;
+  if (n < 2 || !copy_strides(l, stride)) return 0;
+  for (int d = 0; d < n; d++) perm[d] = d;
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && stride[perm[j]] > stride[perm[j - 1]]; j--) {
+      int t = perm[j];
+      perm[j] = perm[j - 1];
+      perm[j - 1] = t;
+      moved = 1;
+    }
+  return moved && l->global_size[perm[0]] >= MIN_OUTER;
+}
+
+static int apply_order(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)o, (void)next;
+  int perm[CG_MAX_DIMS];
+  if (!copy_order(l, perm)) return 0;
+  uop *range[CG_MAX_DIMS];
+  int64_t size[CG_MAX_DIMS];
+  for (int d = 0; d < l->nglobal - 1; d++) range[d] = l->global_range[perm[d]], size[d] = l->global_size[perm[d]];
+  memcpy(l->global_range, range, (size_t)(l->nglobal - 1) * sizeof *range);
+  memcpy(l->global_size, size, (size_t)(l->nglobal - 1) * sizeof *size);
+  return 1;
+}
+
 /* ---- padded copies: UPCAST for masked vector loads ----
    An elementwise float32 kernel whose loads are gated along its last dim (a padded copy: a
    convolution's flat padded input, a cat) stays scalar in gcc, one gate test and one load per
@@ -579,6 +659,7 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_KBLOCK] = {"KBLOCK", apply_kblock},
   [CG_OPT_INNER] = {"INNER", apply_inner},
   [CG_OPT_TRANSPOSE] = {"TRANSPOSE", apply_transpose},
+  [CG_OPT_ORDER] = {"ORDER", apply_order},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
@@ -594,6 +675,7 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_KBLOCK] = BIT(CG_OPT_KBLOCK) | BIT(CG_OPT_UPCAST) | BIT(CG_OPT_UNROLL) | BIT(CG_OPT_INNER),
   [CG_OPT_INNER] = ~0u, /* first or not at all */
   [CG_OPT_TRANSPOSE] = ~BIT(CG_OPT_INNER), /* after INNER only */
+  [CG_OPT_ORDER] = ~BIT(CG_OPT_INNER), /* after INNER only */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -634,9 +716,9 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   }
   /* INNER (then maybe UPCAST of the new last dim); the order is restored before returning */
   int inner = inner_dim(l);
-  uop *order[CG_MAX_DIMS];
+  uop *order_saved[CG_MAX_DIMS];
   int64_t sizes[CG_MAX_DIMS];
-  memcpy(order, l->global_range, sizeof order);
+  memcpy(order_saved, l->global_range, sizeof order_saved);
   memcpy(sizes, l->global_size, sizeof sizes);
   int transpose = 0;
   if (inner >= 0) {
@@ -645,11 +727,19 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     transpose = transpose_fits(l, l->nglobal - 2); /* the store's dim, last before INNER */
   }
   int up = transpose ? 0 : upcast_output_lanes(l);
-  memcpy(l->global_range, order, sizeof order);
+  memcpy(l->global_range, order_saved, sizeof order_saved);
   memcpy(l->global_size, sizes, sizeof sizes);
+  int perm[CG_MAX_DIMS], order = 0;
+  if (!up && !transpose) { /* the order as INNER leaves it */
+    if (inner >= 0) move_innermost(l, inner);
+    order = copy_order(l, perm);
+    memcpy(l->global_range, order_saved, sizeof order_saved);
+    memcpy(l->global_size, sizes, sizeof sizes);
+  }
   if (up) push(out, CG_OPT_UPCAST, up, 0);
   if (transpose) push(out, CG_OPT_TRANSPOSE, l->nglobal - 2, 0);
-  if (inner >= 0 || up) return;
+  if (order) push(out, CG_OPT_ORDER, 1, 0);
+  if (inner >= 0 || up || order) return;
   int masked = padded_copy_lanes(l);
   if (masked) {
     push(out, CG_OPT_UPCAST, masked, 0);

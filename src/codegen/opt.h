@@ -15,6 +15,7 @@ typedef enum {
   CG_OPT_KBLOCK,  /* after TILE: the reduce's blocks of amt steps (0: as the kernel has them) an outer loop */
   CG_OPT_INNER,   /* elementwise: output loop amt becomes the innermost (unit-stride loads) */
   CG_OPT_TRANSPOSE, /* elementwise: 8x8 blocks of output dim amt (the store's unit dim) and the last */
+  CG_OPT_ORDER,   /* a copy: the outer loops by descending stride in its source (amt 1) */
   CG_OPT_NKINDS
 } cg_opt_kind;
 typedef struct { int kind, amt, amt2; } cg_opt;

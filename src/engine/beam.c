@@ -44,6 +44,7 @@ static const cg_opt actions[] = {
   {CG_OPT_UNROLL, 4, 0}, {CG_OPT_UNROLL, 8, 0}, {CG_OPT_UNROLL, 16, 0},
   {CG_OPT_KBLOCK, 0, 0},
   {CG_OPT_INNER, 0, 0}, {CG_OPT_INNER, 1, 0}, {CG_OPT_INNER, 2, 0}, {CG_OPT_INNER, 3, 0},
+  {CG_OPT_ORDER, 1, 0},
 };
 enum { NACTIONS = sizeof actions / sizeof *actions };
 
