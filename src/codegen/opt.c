@@ -487,7 +487,7 @@ static int copy_strides(cg_lowered *l, int64_t *stride) {
     cg_ptrmap memo = {0};
     stride[d] = linear_coef(load->src[1], l->global_range[d], &memo);
     cg_ptrmap_free(&memo);
-    ok = stride[d] >= 0 && l->global_range[d]->src[0]->op == OP_CONST;
+    ok = stride[d] > 0 && l->global_range[d]->src[0]->op == OP_CONST; /* a broadcast keeps its order */
   }
   return ok;
 }
