@@ -3,6 +3,7 @@
    double-precision host matmul, for shapes that take the tile, the packing, both or neither;
    kernel counts pin when the packing copies happen (each stored operand: +1 kernel; a computed
    operand stays fused). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
@@ -125,6 +126,52 @@ static void test_k_blocked_epilogue(void) {
   free(bias);
 }
 
+/* conv2d 3x3, padding 1, on 14 x 14 images: the flat-layout convolution's kernel stores the
+   cropped output itself, its output channels as the tile's rows (ROWS) and each row's 14 pixels
+   run as 16 with the store gated (WIDEN): two kernels, the padded copy of x and the convolution */
+static int c_dialect(void) { return !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP"); }
+
+static void test_conv_rows_widened(void) {
+  enum { N = 3, CI = 16, CO = 32, H = 14, W = 14 };
+  float *x = values((int64_t)N * CI * H * W, 6), *w = values((int64_t)CO * CI * 9, 7);
+  cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
+  cg_tensor *tw = cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
+  const int64_t one[2] = {1, 1};
+  cg_tensor *y = cg_conv2d(tx, tw, NULL, one, one, one, 1);
+  if (c_dialect()) {
+    char opts[256];
+    th_opts_of(y, opts, sizeof opts);
+    CHECK(!strcmp(opts, "ROWS 1, WIDEN 16, TILE 4x16"));
+    CHECK_EQ_INT(cg_count_kernels(&y, 1), 2);
+    char *src = th_c_source_of(y);
+    CHECK(src && strstr(src, "cg_maskstore8(data0 + ") != NULL); /* the gated store, 8 lanes at a time */
+    free(src);
+  }
+  float *got = th_floats(y);
+  CHECK(got != NULL);
+  double worst = 0;
+  for (int n = 0; got && n < N; n++)
+    for (int co = 0; co < CO; co++)
+      for (int h = 0; h < H; h++)
+        for (int v = 0; v < W; v++) {
+          double acc = 0, mag = 0;
+          for (int ci = 0; ci < CI; ci++)
+            for (int kh = 0; kh < 3; kh++)
+              for (int kw = 0; kw < 3; kw++) {
+                int ih = h + kh - 1, iw = v + kw - 1;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                double t = (double)x[((n * CI + ci) * H + ih) * W + iw] * w[((co * CI + ci) * 3 + kh) * 3 + kw];
+                acc += t, mag += fabs(t);
+              }
+          double e = fabs(got[((n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
+          if (e > worst) worst = e;
+        }
+  if (!(worst < 1e-5)) th_fail(__FILE__, __LINE__, "conv2d: relative error %g", worst);
+  free(got);
+  free(x);
+  free(w);
+}
+
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"tiled_and_packed", test_tiled_and_packed},
@@ -136,6 +183,7 @@ int main(int argc, char **argv) {
     {"untileable_shape", test_untileable_shape},
     {"k_blocked", test_k_blocked},
     {"k_blocked_epilogue", test_k_blocked_epilogue},
+    {"conv_rows_widened", test_conv_rows_widened},
     {NULL, NULL},
   };
   return th_run(tests, argc, argv);

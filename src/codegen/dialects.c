@@ -92,11 +92,13 @@ const cg_dialect cg_dialect_c = {
       "  CG_T2(4, 4, 6, 0) CG_T2(5, 4, 6, 1) CG_T2(6, 5, 7, 0) CG_T2(7, 5, 7, 1)\n"
       "  CG_T3(0, 0, 4, 0) CG_T3(1, 1, 5, 0) CG_T3(2, 2, 6, 0) CG_T3(3, 3, 7, 0)\n"
       "  CG_T3(4, 0, 4, 1) CG_T3(5, 1, 5, 1) CG_T3(6, 2, 6, 1) CG_T3(7, 3, 7, 1) }\n"
-      /* lanes off read nothing (no fault past a buffer's end), as a gated load reads nothing */
+      /* lanes off read or write nothing (no fault past a buffer's end), as a gated load or store */
       "#if defined(__AVX__) && (defined(__x86_64__) || defined(__i386__))\n"
       "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { return __builtin_ia32_maskloadps256((const cg_f32x8 *)p, m); }\n"
+      "CGFN void cg_maskstore8(float *p, cg_i32x8 m, cg_f32x8 v) { __builtin_ia32_maskstoreps256((cg_f32x8 *)p, m, v); }\n"
       "#else\n"
       "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { cg_f32x8 r; for (int l = 0; l < 8; l++) r[l] = m[l] ? p[l] : 0.0f; return r; }\n"
+      "CGFN void cg_maskstore8(float *p, cg_i32x8 m, cg_f32x8 v) { for (int l = 0; l < 8; l++) if (m[l]) p[l] = v[l]; }\n"
       "#endif\n"
       /* one rounding per lane, as __builtin_fmaf (and the interpreter) */
       "#if defined(__FMA__) && (defined(__x86_64__) || defined(__i386__))\n"

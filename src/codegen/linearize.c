@@ -187,7 +187,7 @@ static void flatten_node(flattener *F, uop *u) {
   if (u->op == OP_DEFINE_ACC) in.nsrc = 0;
   else {
     in.nsrc = u->nsrc;
-    for (int i = 0; i < u->nsrc && i < 3; i++) in.src[i] = idx_of(F, u->src[i]);
+    for (int i = 0; i < u->nsrc && i < 4; i++) in.src[i] = idx_of(F, u->src[i]);
   }
   if (u->op == OP_DEFINE_VAR) {
     cg_program *p = F->p;

@@ -260,14 +260,37 @@ static int64_t panels_per_block(cg_lowered *l, int64_t tn, int64_t k) {
   return jb;
 }
 
-/* a tm x tn register tile fits: f32, constant row and column counts they divide, matmul-shaped */
-static int tile_fits(cg_lowered *l, int64_t tm, int64_t tn) {
-  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32 || has_upcast(l) || tm < 1 || tn < 1)
+/* a tm x tn register tile with output dim d as its rows fits once the column count is n: f32,
+   constant row and column counts they divide, matmul-shaped */
+static int tile_fits_at(cg_lowered *l, int d, int64_t tm, int64_t tn, int64_t n) {
+  if (l->nglobal < 2 || l->nglobal + 3 > CG_MAX_DIMS || l->param_dtype[0] != CG_F32 || has_upcast(l) || tm < 1 ||
+      tn < 1 || d < 0 || d >= l->nglobal - 1)
     return 0;
-  uop *gi = l->global_range[l->nglobal - 2], *gj = l->global_range[l->nglobal - 1];
-  int64_t m = gi->vmax + 1, n = gj->vmax + 1;
+  uop *gi = l->global_range[d], *gj = l->global_range[l->nglobal - 1];
+  int64_t m = gi->vmax + 1;
   return gi->src[0]->op == OP_CONST && gj->src[0]->op == OP_CONST && m % tm == 0 && n % tn == 0 &&
          is_matmul_shaped(l, gi, gj, tn);
+}
+
+static int tile_fits(cg_lowered *l, int64_t tm, int64_t tn) {
+  return l->nglobal >= 2 && tile_fits_at(l, l->nglobal - 2, tm, tn, l->global_range[l->nglobal - 1]->vmax + 1);
+}
+
+/* ROWS: output dim d moves to second to last, where the tile takes its rows (a convolution's
+   output channels, out of (N, Cout, H, W), whose loads broadcast along W where H's do not) */
+static int apply_rows(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  int to = l->nglobal - 2;
+  if (has_upcast(l) || l->tile_dim >= 0 || o.amt < 0 || o.amt >= to) return 0;
+  uop *g = l->global_range[o.amt];
+  int64_t size = l->global_size[o.amt];
+  for (int k = o.amt; k < to; k++) {
+    l->global_range[k] = l->global_range[k + 1];
+    l->global_size[k] = l->global_size[k + 1];
+  }
+  l->global_range[to] = g;
+  l->global_size[to] = size;
+  return 1;
 }
 
 /* the tile, with the column panels in blocks of jb (1: no blocking); tile_fits was checked */
@@ -306,6 +329,60 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
   l->global_size[l->nglobal++] = tile_m;
   l->global_range[l->nglobal] = uj;
   l->global_size[l->nglobal++] = tile_n;
+}
+
+/* ---- a wider last output dim with a gated store (WIDEN) ----
+   A convolution on the flat padded layout (src/tensor/nn_ops.c) computes each output row at W'
+   positions, W' (16 for conv2's 14 columns) a multiple of the tile's 16 columns, and used to
+   store all of them and crop the W real ones in a copy of its own. Now the cropped output is the
+   kernel's: its last dim (14) is run as 16, every load staying inside its buffer (checked on the
+   index bounds), and the store gated to the real columns (a masked vector store in the C
+   renderer): the tile fits and the crop copy (0.7 ms of conv2's forward) is gone. The lanes
+   past the gate compute values nobody stores. */
+enum { WIDEN_MAX_WASTE = 4 }; /* at most a quarter more columns */
+
+static int loads_in_bounds(cg_lowered *l, uop *u, cg_ptrmap *seen) {
+  if (cg_ptrmap_get(seen, u)) return 1;
+  cg_ptrmap_put(seen, u, (void *)1);
+  if (u->op == OP_LOAD) {
+    uop *idx = u->src[1];
+    int64_t k = u->src[0]->ival;
+    if (k < 0 || k >= l->nparams || idx->vmin < 0 || idx->vmax >= l->param_numel[k]) return 0;
+  }
+  for (int i = 0; i < u->nsrc; i++)
+    if (!loads_in_bounds(l, u->src[i], seen)) return 0;
+  return 1;
+}
+
+/* the last dim's new size, a multiple of `multiple` (0: it is one already, or widening does not
+   fit: a gated or non-float store, a variable size, too many wasted columns) */
+static int64_t widened_size(cg_lowered *l, int64_t multiple) {
+  uop *store = l->sink->src[0], *g = l->nglobal ? l->global_range[l->nglobal - 1] : NULL;
+  if (!g || multiple < 2 || has_upcast(l) || l->tile_dim >= 0 || store->op != OP_STORE || store->nsrc != 3 ||
+      g->src[0]->op != OP_CONST)
+    return 0;
+  int64_t n = g->vmax + 1, wide = (n + multiple - 1) / multiple * multiple;
+  return wide == n || (wide - n) * WIDEN_MAX_WASTE > n ? 0 : wide;
+}
+
+/* l with its last dim run to `wide` and the store gated to the old size; 0 (l unusable) if some
+   load would leave its buffer */
+static int widen_apply(cg_lowered *l, int64_t wide) {
+  uop_ctx *c = l->c;
+  int d = l->nglobal - 1;
+  uop *g = l->global_range[d], *store = l->sink->src[0], *ew = uop_const_int(c, CG_I64, wide);
+  uop *gw = uop_new(c, OP_RANGE, CG_I64, &ew, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *gate = uop_alu(c, OP_CMPLT, CG_BOOL, gw, uop_const_int(c, CG_I64, g->vmax + 1));
+  uop *src[4] = {store->src[0], store->src[1], store->src[2], gate};
+  for (int i = 1; i < 3; i++) src[i] = uop_substitute(c, src[i], g, gw);
+  uop *st = uop_new(c, OP_STORE, store->dtype, src, 4, (uop_arg){0}, NULL);
+  l->sink = cg_simplify(c, uop_replace_src(c, l->sink, &st, 1));
+  l->global_range[d] = gw;
+  l->global_size[d] = wide;
+  cg_ptrmap seen = {0};
+  int ok = loads_in_bounds(l, l->sink, &seen);
+  cg_ptrmap_free(&seen);
+  return ok;
 }
 
 /* ---- K blocking of a register tile (KBLOCK) ----
@@ -355,7 +432,7 @@ static int64_t layout_block(uop *u, uop *r, cg_ptrmap *seen) {
 static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
   uop *red = single_reduce(l), *store = l->sink->src[0];
   if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 ||
-      l->nglobal + dims > CG_MAX_DIMS || store->op != OP_STORE || store->src[2]->dtype != CG_F32)
+      l->nglobal + dims > CG_MAX_DIMS || store->op != OP_STORE || store->nsrc != 3 || store->src[2]->dtype != CG_F32)
     return 0;
   uop *r = red->src[1];
   cg_ptrmap seen = {0};
@@ -618,7 +695,7 @@ static int transpose_fits(cg_lowered *l, int d) {
     return 0;
   uop *gd = l->global_range[d], *gl = l->global_range[l->nglobal - 1], *store = l->sink->src[0];
   return gd->src[0]->op == OP_CONST && gl->src[0]->op == OP_CONST && (gd->vmax + 1) % TRANSPOSE_LANES == 0 &&
-         (gl->vmax + 1) % TRANSPOSE_LANES == 0 && store->op == OP_STORE && is_unit_term(store->src[1], gd, 1) &&
+         (gl->vmax + 1) % TRANSPOSE_LANES == 0 && store->op == OP_STORE && store->nsrc == 3 && is_unit_term(store->src[1], gd, 1) &&
          unit_loads_along(l->sink, gl, 1);
 }
 
@@ -642,6 +719,12 @@ static int apply_transpose(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
+static int apply_widen(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  int64_t wide = widened_size(l, o.amt);
+  return wide && widen_apply(l, wide);
+}
+
 static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   uop *red = NULL;
@@ -660,6 +743,8 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_INNER] = {"INNER", apply_inner},
   [CG_OPT_TRANSPOSE] = {"TRANSPOSE", apply_transpose},
   [CG_OPT_ORDER] = {"ORDER", apply_order},
+  [CG_OPT_WIDEN] = {"WIDEN", apply_widen},
+  [CG_OPT_ROWS] = {"ROWS", apply_rows},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
@@ -676,6 +761,8 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_INNER] = ~0u, /* first or not at all */
   [CG_OPT_TRANSPOSE] = ~BIT(CG_OPT_INNER), /* after INNER only */
   [CG_OPT_ORDER] = ~BIT(CG_OPT_INNER), /* after INNER only */
+  [CG_OPT_WIDEN] = ~BIT(CG_OPT_ROWS), /* first, or after ROWS */
+  [CG_OPT_ROWS] = ~0u, /* first or not at all */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -701,12 +788,23 @@ static void push(cg_opt_list *list, int kind, int amt, int amt2) {
 
 void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
-  if (tile_fits(l, TILE_M, TILE_N)) {
+  /* a tile after moving its rows' dim next to the columns and widening the columns */
+  int64_t wide = 0, rows = -1;
+  if (!tile_fits(l, TILE_M, TILE_N) && l->nglobal >= 2) {
+    wide = widened_size(l, TILE_N);
+    int64_t cols = wide ? wide : l->global_range[l->nglobal - 1]->vmax + 1;
+    for (int d = l->nglobal - 2; d >= 0 && rows < 0; d--)
+      if (tile_fits_at(l, d, TILE_M, TILE_N, cols)) rows = d;
+    if (rows >= 0 && rows != l->nglobal - 2) push(out, CG_OPT_ROWS, (int)rows, 0);
+    if (rows >= 0 && wide) push(out, CG_OPT_WIDEN, TILE_N, 0);
+    if (rows < 0) wide = 0;
+  }
+  if (out->n || tile_fits(l, TILE_M, TILE_N)) {
     push(out, CG_OPT_TILE, TILE_M, TILE_N);
     uop *red = NULL;
     cg_ptrmap seen = {0};
     /* the tile adds 2 output loops, a PANEL 1, KBLOCK 1 */
-    int64_t kc = kblock_length(l, 3, &red), k = kc ? kc : reduce_length(l->sink, &seen);
+    int64_t kc = wide ? 0 : kblock_length(l, 3, &red), k = kc ? kc : reduce_length(l->sink, &seen);
     cg_ptrmap_free(&seen);
     int64_t jb = panels_per_block(l, TILE_N, k);
     if (kc && l->nglobal + 4 > CG_MAX_DIMS) jb = 1;

@@ -16,6 +16,8 @@ typedef enum {
   CG_OPT_INNER,   /* elementwise: output loop amt becomes the innermost (unit-stride loads) */
   CG_OPT_TRANSPOSE, /* elementwise: 8x8 blocks of output dim amt (the store's unit dim) and the last */
   CG_OPT_ORDER,   /* a copy: the outer loops by descending stride in its source (amt 1) */
+  CG_OPT_WIDEN,   /* first (or after ROWS): the last output dim run to a multiple of amt, the store gated */
+  CG_OPT_ROWS,    /* first: output dim amt moves next to the last (a tile's rows) */
   CG_OPT_NKINDS
 } cg_opt_kind;
 typedef struct { int kind, amt, amt2; } cg_opt;

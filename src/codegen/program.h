@@ -7,7 +7,7 @@
 
 typedef struct {
   uint8_t op, dtype, nsrc;
-  int32_t src[3];
+  int32_t src[4];       /* a STORE's 4th: its gate (only opt.c's WIDEN makes one) */
   int64_t ival, ival2;  /* CONST bits / range id, kind / param index / acc op */
   double fval;
 } cg_inst;

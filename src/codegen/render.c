@@ -662,6 +662,12 @@ static void render_simd(renderer *R, int i) {
                      u, i, in->src[1]);
       return;
     }
+    if (in->nsrc == 4 && simd_kind(R, in->src[3]) == CG_SIMD_MASK) { /* gated lane by lane */
+      cg_sbuf_printf(R->b, "cg_maskstore8(data%lld + v%d, v%d, %s);\n", (long long)p->ins[in->src[0]].ival,
+                     in->src[1], in->src[3], simd_operand(R, in->src[2], a, sizeof a));
+      return;
+    }
+    if (in->nsrc == 4) cg_sbuf_printf(R->b, "if (v%d) ", in->src[3]);
     cg_sbuf_printf(R->b, "cg_vstore8(data%lld + v%d, %s);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
                    simd_operand(R, in->src[2], a, sizeof a));
     return;
@@ -733,6 +739,7 @@ static void render_ins(renderer *R, int i) {
     }
     indent(R);
     if (R->d->gpu && p->group_size && !R->inner_depth) cg_sbuf_printf(R->b, "if (lid == 0) ");
+    if (in->nsrc == 4) cg_sbuf_printf(R->b, "if (v%d) ", in->src[3]);
     cg_sbuf_printf(R->b, "data%lld[v%d] = %s(v%d);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
                    store_conv(in->dtype), in->src[2]);
     return;

@@ -131,7 +131,7 @@ static int output_is_only_written(const cg_program *p, int *store) {
     int param0 = (in->op == OP_LOAD || in->op == OP_STORE) && p->ins[in->src[0]].ival == 0;
     if (in->op == OP_LOAD && param0) return 0;
     if (in->op == OP_STORE) {
-      if (*store >= 0 || !param0) return 0;
+      if (*store >= 0 || !param0 || in->nsrc != 3) return 0;
       *store = i;
     }
   }

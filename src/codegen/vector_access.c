@@ -88,7 +88,7 @@ static int *scan_accesses(const cg_program *p, lane_pick pick) {
    base a multiple of 4 */
 static int gpu_lane(const cg_program *p, int i, const int *loops, int depth, char *memo) {
   const cg_inst *in = &p->ins[i];
-  int load = in->op == OP_LOAD && in->nsrc == 2, store = in->op == OP_STORE && !p->group_size;
+  int load = in->op == OP_LOAD && in->nsrc == 2, store = in->op == OP_STORE && in->nsrc == 3 && !p->group_size;
   if (!depth || !(load || store)) return -1;
   const cg_inst *r = &p->ins[loops[depth - 1]]; /* the innermost open loop: the lane loop */
   const cg_inst *end = &p->ins[r->src[0]];
@@ -249,8 +249,8 @@ static int simd_inst(const cg_program *p, int k, int r, char *memo) {
            simd_index(p, in->src[1], r, memo) ? CG_SIMD_VEC : 0; /* a gate that uses r is a mask */
   case OP_STORE:
     if (p->params[p->ins[in->src[0]].ival].dtype != CG_F32 || p->ins[in->src[2]].dtype != CG_F32) return 0;
-    if (simd_index(p, in->src[1], r, memo)) return CG_SIMD_VEC;
-    return transposing_store(p, in, r) ? CG_SIMD_TSTORE : 0;
+    if (simd_index(p, in->src[1], r, memo)) return CG_SIMD_VEC; /* a gate that uses r is a mask */
+    return in->nsrc == 3 && transposing_store(p, in, r) ? CG_SIMD_TSTORE : 0;
   case OP_ASSIGN: {
     const cg_inst *acc = &p->ins[in->src[0]];
     return in->nsrc == 3 && in->ival == OP_ADD && in->dtype == CG_F32 && acc->ival2 % CPU_VEC == 0 &&
@@ -276,7 +276,7 @@ static int simd_loop_ok(const cg_program *p, int r, char *memo) {
     if (b->op == OP_RANGE) return 0; /* innermost loops only */
     if (uses(p, k, r, memo) && !simd_inst(p, k, r, memo)) return 0;
     /* a mask feeds only masks, gates and selects (not a float value or an index) */
-    if (b->op != OP_LOAD && b->op != OP_WHERE && b->dtype != CG_BOOL)
+    if (b->op != OP_LOAD && b->op != OP_WHERE && b->op != OP_STORE && b->dtype != CG_BOOL)
       for (int s = 0; s < b->nsrc; s++)
         if (p->ins[b->src[s]].dtype == CG_BOOL && uses(p, b->src[s], r, memo)) return 0;
   }

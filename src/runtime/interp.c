@@ -114,6 +114,7 @@ static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t
     }
     case OP_STORE: {
       int k = (int)p->ins[in->src[0]].ival;
+      if (in->nsrc == 4 && !reg[in->src[3]].i) break; /* gated off */
       if (b.i < 0 || b.i >= p->params[k].numel) { rc = bad_index(p, k, b.i); break; }
       cg_val_store(in->dtype, (char *)bufs[k] + b.i * cg_dtype_size(in->dtype), c);
       break;

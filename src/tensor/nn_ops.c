@@ -286,11 +286,11 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  /* stored: a consumer reading the dropped pixels away would otherwise inline it, and the
-     register tile needs the flat pixels as the kernel's last output dim */
-  cg_tensor *y = cg_contiguous(conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups));
+  cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
   CG_CHECK(y);
-  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
+  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs, stored: a consumer would otherwise
+     inline the convolution into its own loops. The kernel runs each output row at the W' flat
+     columns (the register tile's multiple, opt.c's WIDEN) and stores the O_n real ones. */
   int64_t rows[3] = {o[0], to[1], to[2]};
   y = cg_reshape(y, shape_splice(y->u->shape, 2, 1, rows, n));
   for (int j = 1; j < n && y; j++) y = shrink_axis(y, 2 + j, 0, o[j]);
@@ -298,17 +298,26 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
 }
 
 /* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked:
-   stride 1 on the flat layout, else windows by the pool trick */
-static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
+   stride 1 on the flat layout, else windows by the pool trick. *store: the caller must store the
+   result (cg_contiguous) once it has wrapped it: a flat convolution read by a consumer would be
+   inlined into the consumer's loops (and a GRAD_FN over a stored value would be a copy). */
+static cg_tensor *conv_value_unstored(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who, int *store) {
   int n = c->n;
   cg_shape ws = w->u->shape;
   int64_t ip[3], o[3];
   flat_dims(x->u->shape, ws, c, ip, o);
   int fits = 1;
   for (int j = 0; j < n; j++) fits &= o[j] >= 1;
-  if (fits && flat_ok(x, c)) return conv_flat(x, w, c);
+  *store = fits && flat_ok(x, c);
+  if (*store) return conv_flat(x, w, c);
   cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
   return conv_contract(win, w, n, n, c->groups);
+}
+
+static cg_tensor *conv_value(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who) {
+  int store;
+  cg_tensor *y = conv_value_unstored(x, w, c, who, &store);
+  return store ? cg_contiguous(y) : y;
 }
 
 /* d loss / d x: the transposed convolution of g (N, G*rcout, *o) back onto x's shape xs, written
@@ -488,11 +497,13 @@ static cg_tensor *conv_core(cg_tensor *x, cg_tensor *w, cg_tensor *bias, int n, 
   conv_params c = {n, groups, {1, 1, 1}, {{0}}, {1, 1, 1}};
   for (int j = 0; j < n; j++) c.s[j] = stride[j], c.d[j] = dil[j], c.pads[j][0] = pads[j][0], c.pads[j][1] = pads[j][1];
   int was = cg_set_grad_enabled(0);
-  cg_tensor *r = conv_value(x, w, &c, who);
+  int store;
+  cg_tensor *r = conv_value_unstored(x, w, &c, who, &store);
   cg_set_grad_enabled(was);
   int64_t v[CONV_NPARAMS];
   conv_params_pack(&c, v);
   r = with_grad_rule(r, (cg_tensor *[]){x, w}, 2, &conv_rule, v, CONV_NPARAMS);
+  if (store) r = cg_contiguous(r);
   if (!bias) return r;
   cg_shape bsh = {n + 1, {cout}, {0}};
   for (int j = 0; j < n; j++) bsh.d[1 + j] = 1;
