@@ -277,7 +277,16 @@ static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_
   return shrink_axis(cg_permute(xf, perm), 2, 0, f->P);
 }
 
-static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
+/* Where the flat result is stored. With a long reduce per output (conv2 of the demo: 16 x 3 x 3)
+   the kernel stores the cropped output itself: each output row runs at the W' flat columns (the
+   register tile's multiple, opt.c's WIDEN) and the store is gated to the O_n real ones, the tile's
+   stores a small part of its work. With a short one (conv1: 1 x 3 x 3) the stores are most of the
+   work, and rows of O_n floats make them unaligned and masked (2x slower measured): the flat P
+   outputs are stored as they are, and consumers read the crop through a view. */
+enum { CROP_IN_KERNEL_MIN_REDUCE = 64 };
+
+/* *store: the caller stores the result once it has wrapped it (see conv_value_unstored) */
+static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, int *store) {
   int n = c->n;
   cg_shape xs = x->u->shape, ws = w->u->shape;
   int64_t ip[3] = {0}, o[3] = {0}, to[3], pads[3][2];
@@ -287,10 +296,12 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
+  int64_t reduce = ws.d[1];
+  for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
+  *store = reduce >= CROP_IN_KERNEL_MIN_REDUCE;
+  if (!*store) y = cg_contiguous(y);
   CG_CHECK(y);
-  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs, stored: a consumer would otherwise
-     inline the convolution into its own loops. The kernel runs each output row at the W' flat
-     columns (the register tile's multiple, opt.c's WIDEN) and stores the O_n real ones. */
+  /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
   int64_t rows[3] = {o[0], to[1], to[2]};
   y = cg_reshape(y, shape_splice(y->u->shape, 2, 1, rows, n));
   for (int j = 1; j < n && y; j++) y = shrink_axis(y, 2 + j, 0, o[j]);
@@ -300,7 +311,7 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c) {
 /* x (N, G*cin, *in) padded by pads (may be negative), w (G*rcout, cin, *k), shapes checked:
    stride 1 on the flat layout, else windows by the pool trick. *store: the caller must store the
    result (cg_contiguous) once it has wrapped it: a flat convolution read by a consumer would be
-   inlined into the consumer's loops (and a GRAD_FN over a stored value would be a copy). */
+   inlined into the consumer's loops (and a GRAD_FN over a stored value would be one more copy). */
 static cg_tensor *conv_value_unstored(cg_tensor *x, cg_tensor *w, const conv_params *c, const char *who, int *store) {
   int n = c->n;
   cg_shape ws = w->u->shape;
@@ -308,8 +319,8 @@ static cg_tensor *conv_value_unstored(cg_tensor *x, cg_tensor *w, const conv_par
   flat_dims(x->u->shape, ws, c, ip, o);
   int fits = 1;
   for (int j = 0; j < n; j++) fits &= o[j] >= 1;
-  *store = fits && flat_ok(x, c);
-  if (*store) return conv_flat(x, w, c);
+  *store = 0;
+  if (fits && flat_ok(x, c)) return conv_flat(x, w, c, store);
   cg_tensor *win = pool(pad_last(x, n, c->pads, 0), n, &ws.d[2], c->s, c->d, who);
   return conv_contract(win, w, n, n, c->groups);
 }
