@@ -365,24 +365,28 @@ static int64_t widened_size(cg_lowered *l, int64_t multiple) {
   return wide == n || (wide - n) * WIDEN_MAX_WASTE > n ? 0 : wide;
 }
 
-/* l with its last dim run to `wide` and the store gated to the old size; 0 (l unusable) if some
-   load would leave its buffer */
-static int widen_apply(cg_lowered *l, int64_t wide) {
+/* l's sink with its last dim run to `wide` (the new range in *gw) and the store gated to the old
+   size; NULL if some load would leave its buffer. l itself is unchanged. */
+static uop *widened_sink(cg_lowered *l, int64_t wide, uop **gw) {
   uop_ctx *c = l->c;
-  int d = l->nglobal - 1;
-  uop *g = l->global_range[d], *store = l->sink->src[0], *ew = uop_const_int(c, CG_I64, wide);
-  uop *gw = uop_new(c, OP_RANGE, CG_I64, &ew, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
-  uop *gate = uop_alu(c, OP_CMPLT, CG_BOOL, gw, uop_const_int(c, CG_I64, g->vmax + 1));
+  uop *g = l->global_range[l->nglobal - 1], *store = l->sink->src[0], *ew = uop_const_int(c, CG_I64, wide);
+  *gw = uop_new(c, OP_RANGE, CG_I64, &ew, 1, (uop_arg){.ival = g->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *gate = uop_alu(c, OP_CMPLT, CG_BOOL, *gw, uop_const_int(c, CG_I64, g->vmax + 1));
   uop *src[4] = {store->src[0], store->src[1], store->src[2], gate};
-  for (int i = 1; i < 3; i++) src[i] = uop_substitute(c, src[i], g, gw);
+  for (int i = 1; i < 3; i++) src[i] = uop_substitute(c, src[i], g, *gw);
   uop *st = uop_new(c, OP_STORE, store->dtype, src, 4, (uop_arg){0}, NULL);
-  l->sink = cg_simplify(c, uop_replace_src(c, l->sink, &st, 1));
-  l->global_range[d] = gw;
-  l->global_size[d] = wide;
+  uop *sink = cg_simplify(c, uop_replace_src(c, l->sink, &st, 1));
   cg_ptrmap seen = {0};
-  int ok = loads_in_bounds(l, l->sink, &seen);
+  int ok = loads_in_bounds(l, sink, &seen);
   cg_ptrmap_free(&seen);
-  return ok;
+  return ok ? sink : NULL;
+}
+
+/* widening to a multiple of `multiple` fits: the new size (0: it does not) */
+static int64_t widen_fits(cg_lowered *l, int64_t multiple) {
+  uop *gw;
+  int64_t wide = widened_size(l, multiple);
+  return wide && widened_sink(l, wide, &gw) ? wide : 0;
 }
 
 /* ---- K blocking of a register tile (KBLOCK) ----
@@ -722,7 +726,12 @@ static int apply_transpose(cg_lowered *l, cg_opt o, const cg_opt *next) {
 static int apply_widen(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   int64_t wide = widened_size(l, o.amt);
-  return wide && widen_apply(l, wide);
+  uop *gw, *sink = wide ? widened_sink(l, wide, &gw) : NULL;
+  if (!sink) return 0;
+  l->sink = sink;
+  l->global_range[l->nglobal - 1] = gw;
+  l->global_size[l->nglobal - 1] = wide;
+  return 1;
 }
 
 static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
@@ -791,7 +800,7 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
   if (!tile_fits(l, TILE_M, TILE_N) && l->nglobal >= 2) {
-    wide = widened_size(l, TILE_N);
+    wide = widen_fits(l, TILE_N);
     int64_t cols = wide ? wide : l->global_range[l->nglobal - 1]->vmax + 1;
     for (int d = l->nglobal - 2; d >= 0 && rows < 0; d--)
       if (tile_fits_at(l, d, TILE_M, TILE_N, cols)) rows = d;
@@ -854,9 +863,15 @@ void cg_optimize(cg_lowered *l) {
   if (cg_env_get()->noopt) return;
   cg_opt_list list;
   cg_opts_choose(l, &list);
-  int rc = cg_opts_apply(l, &list);
-  (void)rc;
-  assert(rc == 0); /* the heuristics only choose actions that fit */
+  /* the heuristics only choose actions that fit; should one not, the kernel runs unoptimized
+     rather than half-optimized (actions only add uops to the arena: the copy restores l) */
+  cg_lowered before = *l;
+  if (cg_opts_apply(l, &list) != 0) {
+    char text[256];
+    if (cg_env_get()->debug) fprintf(stderr, "opts %s did not apply: kernel left unoptimized\n", cg_opts_format(&list, text, sizeof text));
+    *l = before;
+    assert(!"the heuristics chose opts that do not fit");
+  }
 }
 
 const char *cg_opts_format(const cg_opt_list *list, char *buf, size_t n) {
