@@ -1,11 +1,14 @@
-/* Software prefetch of a K-blocked tile's output (CPU).
+/* Software prefetch of a register tile's output (CPU).
 
    A KBLOCK tile (opt.c) adds its block's sums to the partial sums already in the output: it
    loads its 4 x 16 output values only after its reduce loop, ~1000 cycles of FMAs. Those values
    were written one k block (a whole pass over the output's panel) earlier, so they come from L3
    or memory, and the loads stall the tile's stores. Prefetching the tile's output lines at the
    tile's start (when its accumulators are set to zero) hides that wait behind the reduce: the
-   4096^3 matmul went from 66 to 78 GFLOPS on one thread, 126 -> 135 on two.
+   4096^3 matmul went from 66 to 78 GFLOPS on one thread, 126 -> 135 on two. A tile that only
+   stores still needs its lines for writing (read for ownership): the 1024^3 kernel alone, 10
+   runs each on two threads, median 138 -> 157 GFLOPS (best 173 both); whole matmuls and conv2's
+   passes moved by less than this shared machine's noise.
 
    The output index is rendered as a C expression over the values already in scope at the
    accumulator, with the lane loops of the load (the tile's rows and columns) as small loops of
@@ -68,22 +71,21 @@ static int64_t const_trip(const cg_program *p, int range) {
   return e->op == OP_CONST ? e->ival : 0;
 }
 
-/* the load of the output after the accumulator's reduce, in the same loop (-1: none, or the
-   output is written in between, as staged kernels do: their values are still in L1) */
-static int output_load_after(const cg_program *p, int acc) {
+/* the first load or store of the output after the accumulator, in the same loop (-1: none) */
+static int output_access_after(const cg_program *p, int acc) {
   int open = 0;
   for (int j = acc + 1; j < p->nins; j++) {
     const cg_inst *in = &p->ins[j];
     if (in->op == OP_RANGE) open++;
     if (in->op == OP_ENDRANGE && open-- == 0) return -1; /* the accumulator's loop ends */
-    int param0 = (in->op == OP_LOAD || in->op == OP_STORE) && p->ins[in->src[0]].ival == 0;
-    if (param0) return in->op == OP_LOAD ? j : -1;
+    if ((in->op == OP_LOAD || in->op == OP_STORE) && p->ins[in->src[0]].ival == 0) return j;
   }
   return -1;
 }
 
-/* the lane loops between the load and the accumulator's loop, outermost first (0: not all
-   constant UPCAST loops, or too many prefetches) */
+/* the lane loops between the access and the accumulator's loop, outermost first (0: none, not
+   all constant UPCAST loops, or too many prefetches; a staged kernel's store in its reduce loop
+   is not in lane loops: its values are in L1 anyway) */
 static int find_lane_loops(prefetch_site *s, int load) {
   int outer = cg_enclosing_loop(s->p, s->acc), count = 1, n = 0, rev[MAX_LANE_LOOPS];
   for (int k = cg_enclosing_loop(s->p, load); k != outer; k = cg_enclosing_loop(s->p, k)) {
@@ -94,16 +96,15 @@ static int find_lane_loops(prefetch_site *s, int load) {
   }
   for (int k = 0; k < n; k++) s->lanes[k] = rev[n - 1 - k];
   s->nlanes = n;
-  return count <= MAX_PREFETCHES;
+  return n > 0 && count <= MAX_PREFETCHES;
 }
 
 int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent) {
-  if (!p->reads_output) return 0;
-  int load = output_load_after(p, acc);
+  int access = output_access_after(p, acc);
   prefetch_site s = {.p = p, .acc = acc};
-  if (load < 0 || !find_lane_loops(&s, load)) return 0;
+  if (access < 0 || !find_lane_loops(&s, access)) return 0;
   cg_sbuf expr = {0};
-  int ok = render_index(&s, p->ins[load].src[1], &expr, 0);
+  int ok = render_index(&s, p->ins[access].src[1], &expr, 0);
   if (ok) {
     cg_sbuf_puts(b, indent);
     for (int k = 0; k < s.nlanes; k++) {

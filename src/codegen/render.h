@@ -55,8 +55,9 @@ int *cg_cpu_vector_loads(const cg_program *p);
    malloc'ed, nins entries. */
 enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC, CG_SIMD_MASK, CG_SIMD_BASE, CG_SIMD_TSTORE, CG_SIMD_TOUTER };
 char *cg_simd_plan(const cg_program *p);
-/* CPU: a K-blocked tile reads its output after its reduce loop; prefetch those lines where its
-   accumulator acc is defined (prefetch.c). Prints one line after `indent` into b; 0 if none. */
+/* CPU: a register tile reads (K-blocked) or writes its output after its reduce loop; prefetch
+   those lines where its accumulator acc is defined (prefetch.c). Prints one line after `indent`
+   into b; 0 if none. */
 int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent);
 /* The innermost loop (its RANGE instruction) open around instruction i, or -1. */
 int cg_enclosing_loop(const cg_program *p, int i);
