@@ -149,6 +149,18 @@ static void split_output(cg_lowered *l, int d, int64_t k) {
 
 static void split_last_output(cg_lowered *l, int64_t k) { split_output(l, l->nglobal - 1, k); }
 
+/* output loop `from` moves inward to position `to` (>= from), the loops between move out one */
+static void move_output_dim(cg_lowered *l, int from, int to) {
+  uop *g = l->global_range[from];
+  int64_t size = l->global_size[from];
+  for (int k = from; k < to; k++) {
+    l->global_range[k] = l->global_range[k + 1];
+    l->global_size[k] = l->global_size[k + 1];
+  }
+  l->global_range[to] = g;
+  l->global_size[to] = size;
+}
+
 /* some load along r, and every one reads consecutive elements in blocks */
 static int unit_loads_along(uop *u, uop *r, int64_t block) {
   cg_ptrmap seen = {0}, memo = {0};
@@ -280,16 +292,8 @@ static int tile_fits(cg_lowered *l, int64_t tm, int64_t tn) {
    output channels, out of (N, Cout, H, W), whose loads broadcast along W where H's do not) */
 static int apply_rows(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
-  int to = l->nglobal - 2;
-  if (has_upcast(l) || l->tile_dim >= 0 || o.amt < 0 || o.amt >= to) return 0;
-  uop *g = l->global_range[o.amt];
-  int64_t size = l->global_size[o.amt];
-  for (int k = o.amt; k < to; k++) {
-    l->global_range[k] = l->global_range[k + 1];
-    l->global_size[k] = l->global_size[k + 1];
-  }
-  l->global_range[to] = g;
-  l->global_size[to] = size;
+  if (has_upcast(l) || l->tile_dim >= 0 || o.amt < 0 || o.amt >= l->nglobal - 2) return 0;
+  move_output_dim(l, o.amt, l->nglobal - 2);
   return 1;
 }
 
@@ -504,16 +508,7 @@ static int inner_dim(cg_lowered *l) {
   return pick == l->nglobal - 1 || (pick >= 0 && l->global_size[pick] < MIN_INNER) ? -1 : pick;
 }
 
-static void move_innermost(cg_lowered *l, int d) {
-  uop *g = l->global_range[d];
-  int64_t size = l->global_size[d];
-  for (; d + 1 < l->nglobal; d++) {
-    l->global_range[d] = l->global_range[d + 1];
-    l->global_size[d] = l->global_size[d + 1];
-  }
-  l->global_range[l->nglobal - 1] = g;
-  l->global_size[l->nglobal - 1] = size;
-}
+static void move_innermost(cg_lowered *l, int d) { move_output_dim(l, d, l->nglobal - 1); }
 
 static int apply_inner(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
@@ -711,15 +706,7 @@ static int apply_transpose(cg_lowered *l, cg_opt o, const cg_opt *next) {
   split_output(l, last, TRANSPOSE_LANES);
   /* d's blocks innermost of the output loops: the blocks that complete one run of output rows
      come back to back, while those rows are in L1 */
-  uop *g = l->global_range[o.amt];
-  int64_t size = l->global_size[o.amt];
-  int to = l->nglobal - 3;
-  for (int k = o.amt; k < to; k++) {
-    l->global_range[k] = l->global_range[k + 1];
-    l->global_size[k] = l->global_size[k + 1];
-  }
-  l->global_range[to] = g;
-  l->global_size[to] = size;
+  move_output_dim(l, o.amt, l->nglobal - 3);
   return 1;
 }
 
