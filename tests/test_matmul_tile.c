@@ -126,13 +126,11 @@ static void test_k_blocked_epilogue(void) {
   free(bias);
 }
 
-/* conv2d 3x3, padding 1, on 14 x 14 images: the flat-layout convolution's kernel stores the
-   cropped output itself, its output channels as the tile's rows (ROWS) and each row's 14 pixels
-   run as 16 with the store gated (WIDEN): two kernels, the padded copy of x and the convolution */
 static int c_dialect(void) { return !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP"); }
 
-static void test_conv_rows_widened(void) {
-  enum { N = 3, CI = 16, CO = 32, H = 14, W = 14 };
+/* conv2d 3x3, padding 1, stride 1 of x (N, CI, H, W) by w (CO, CI, 3, 3), against a host loop;
+   on the C backends the kernel computing it has the opts `opts` and the source a masked store */
+static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_want) {
   float *x = values((int64_t)N * CI * H * W, 6), *w = values((int64_t)CO * CI * 9, 7);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   cg_tensor *tw = cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
@@ -141,8 +139,8 @@ static void test_conv_rows_widened(void) {
   if (c_dialect()) {
     char opts[256];
     th_opts_of(y, opts, sizeof opts);
-    CHECK(!strcmp(opts, "ROWS 1, WIDEN 16, TILE 4x16"));
-    CHECK_EQ_INT(cg_count_kernels(&y, 1), 2);
+    if (strcmp(opts, opts_want)) th_fail(__FILE__, __LINE__, "opts \"%s\", expected \"%s\"", opts, opts_want);
+    CHECK_EQ_INT(cg_count_kernels(&y, 1), 2); /* the padded copy of x and the convolution */
     char *src = th_c_source_of(y);
     CHECK(src && strstr(src, "cg_maskstore8(data0 + ") != NULL); /* the gated store, 8 lanes at a time */
     free(src);
@@ -160,10 +158,10 @@ static void test_conv_rows_widened(void) {
               for (int kw = 0; kw < 3; kw++) {
                 int ih = h + kh - 1, iw = v + kw - 1;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                double t = (double)x[((n * CI + ci) * H + ih) * W + iw] * w[((co * CI + ci) * 3 + kh) * 3 + kw];
+                double t = (double)x[(((int64_t)n * CI + ci) * H + ih) * W + iw] * w[((co * CI + ci) * 3 + kh) * 3 + kw];
                 acc += t, mag += fabs(t);
               }
-          double e = fabs(got[((n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
+          double e = fabs(got[(((int64_t)n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
           if (e > worst) worst = e;
         }
   if (!(worst < 1e-5)) th_fail(__FILE__, __LINE__, "conv2d: relative error %g", worst);
@@ -171,6 +169,15 @@ static void test_conv_rows_widened(void) {
   free(x);
   free(w);
 }
+
+/* The flat-layout convolution's kernel stores the cropped output itself: its output channels
+   become the tile's rows (ROWS) and each row's 14 pixels run as 16 with the store gated
+   (WIDEN); two kernels, the padded copy of x and the convolution */
+static void test_conv_rows_widened(void) { check_conv3x3(3, 16, 32, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16"); }
+
+/* 130 columns widened to 144: 9 panels of 16, none blocked (the panel count is the widened one;
+   counted before widening it was 8 and a PANEL 2 did not fit) */
+static void test_conv_widened_panels(void) { check_conv3x3(1, 8, 4, 3, 130, "ROWS 0, WIDEN 16, TILE 4x16"); }
 
 int main(int argc, char **argv) {
   static const th_test tests[] = {
@@ -184,6 +191,7 @@ int main(int argc, char **argv) {
     {"k_blocked", test_k_blocked},
     {"k_blocked_epilogue", test_k_blocked_epilogue},
     {"conv_rows_widened", test_conv_rows_widened},
+    {"conv_widened_panels", test_conv_widened_panels},
     {NULL, NULL},
   };
   return th_run(tests, argc, argv);

@@ -265,8 +265,8 @@ static int64_t reduce_length(uop *u, cg_ptrmap *seen) {
    a power of two that divides the panel count, leaving at least MIN_BLOCKS blocks for the
    threads to share (the block loop is the outermost, the one split across threads) */
 enum { BLOCK_BYTES = 256 << 10, MIN_BLOCKS = 4 };
-static int64_t panels_per_block(cg_lowered *l, int64_t tn, int64_t k) {
-  int64_t panels = (l->global_range[l->nglobal - 1]->vmax + 1) / tn, jb = 1;
+static int64_t panels_per_block(int64_t cols, int64_t tn, int64_t k) {
+  int64_t panels = cols / tn, jb = 1;
   while (jb * 2 * k * tn * 4 <= BLOCK_BYTES && panels % (jb * 2) == 0 && panels / (jb * 2) >= MIN_BLOCKS)
     jb *= 2;
   return jb;
@@ -802,7 +802,7 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     /* the tile adds 2 output loops, a PANEL 1, KBLOCK 1 */
     int64_t kc = wide ? 0 : kblock_length(l, 3, &red), k = kc ? kc : reduce_length(l->sink, &seen);
     cg_ptrmap_free(&seen);
-    int64_t jb = panels_per_block(l, TILE_N, k);
+    int64_t jb = panels_per_block(wide ? wide : l->global_range[l->nglobal - 1]->vmax + 1, TILE_N, k); /* WIDEN's */
     if (kc && l->nglobal + 4 > CG_MAX_DIMS) jb = 1;
     if (jb > 1) push(out, CG_OPT_PANEL, (int)jb, 0);
     if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);

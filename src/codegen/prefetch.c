@@ -28,10 +28,10 @@ typedef struct {
 } prefetch_site;
 
 /* instruction j holds its value where the accumulator is defined: defined before it, in a loop
-   that is still open there */
+   that is still open there (a loop variable: its own loop still open) */
 static int in_scope(const prefetch_site *s, int j) {
   if (j >= s->acc) return 0;
-  int loop = cg_enclosing_loop(s->p, j);
+  int loop = s->p->ins[j].op == OP_RANGE ? j : cg_enclosing_loop(s->p, j);
   for (int k = cg_enclosing_loop(s->p, s->acc); loop >= 0; k = cg_enclosing_loop(s->p, k)) {
     if (k == loop) return 1;
     if (k < 0) return 0;
@@ -105,10 +105,13 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
   if (access < 0 || !find_lane_loops(&s, access)) return 0;
   cg_sbuf expr = {0};
   int ok = render_index(&s, p->ins[access].src[1], &expr, 0);
+  int gated = p->ins[access].op == OP_STORE && p->ins[access].nsrc == 4;
   if (ok) {
     cg_sbuf_puts(b, indent);
     for (int k = 0; k < s.nlanes; k++) {
-      int64_t trip = const_trip(p, s.lanes[k]), step = k == s.nlanes - 1 && trip > 1 ? trip - 1 : 1;
+      /* the innermost: its first and last lane; a gated store's last lane may lie past the output
+         (WIDEN), so there its first only */
+      int64_t trip = const_trip(p, s.lanes[k]), step = k < s.nlanes - 1 ? 1 : gated ? trip : trip > 1 ? trip - 1 : 1;
       cg_sbuf_printf(b, "for (long long p%d = 0; p%d < %lld; p%d += %lld) ", s.lanes[k], s.lanes[k],
                      (long long)trip, s.lanes[k], (long long)step);
     }

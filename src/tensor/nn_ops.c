@@ -282,8 +282,16 @@ static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_
    register tile's multiple, opt.c's WIDEN) and the store is gated to the O_n real ones, the tile's
    stores a small part of its work. With a short one (conv1: 1 x 3 x 3) the stores are most of the
    work, and rows of O_n floats make them unaligned and masked (2x slower measured): the flat P
-   outputs are stored as they are, and consumers read the crop through a view. */
-enum { CROP_IN_KERNEL_MIN_REDUCE = 64 };
+   outputs are stored as they are, and consumers read the crop through a view. So are rows that
+   WIDEN would not take (more than a quarter of wasted columns, WIDEN_MAX_WASTE in opt.c, or a
+   flat row narrower than the widened one): there the cropped kernel would get no tile. */
+enum { CROP_IN_KERNEL_MIN_REDUCE = 64, CROP_TILE_COLS = 16, CROP_MAX_WASTE = 4 };
+
+static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64_t flat_cols) {
+  int64_t reduce = 1, wide = (out_cols + CROP_TILE_COLS - 1) / CROP_TILE_COLS * CROP_TILE_COLS;
+  for (int j = 1; j < 2 + n; j++) reduce *= ws_dims[j]; /* cin x taps */
+  return reduce >= CROP_IN_KERNEL_MIN_REDUCE && (wide - out_cols) * CROP_MAX_WASTE <= out_cols && flat_cols >= wide;
+}
 
 /* *store: the caller stores the result once it has wrapped it (see conv_value_unstored) */
 static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, int *store) {
@@ -296,9 +304,7 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
-  int64_t reduce = ws.d[1];
-  for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
-  *store = reduce >= CROP_IN_KERNEL_MIN_REDUCE;
+  *store = crop_in_kernel(ws.d, n, o[n - 1], f.wide);
   if (!*store) y = cg_contiguous(y);
   CG_CHECK(y);
   /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
