@@ -321,17 +321,14 @@ static void render_group_combine(renderer *R, int start, int end) {
    (Zen 3, gcc 12): more independent loads and mul+adds in flight per loop iteration. */
 enum { TILE_LOOP_UNROLL = 4 };
 static int encloses_tile(const cg_program *p, int i) {
-  for (int k = i + 1; k < p->nins; k++) {
-    const cg_inst *in = &p->ins[k];
-    if (in->op == OP_ENDRANGE && in->src[0] == i) return 0;
-    if (in->op == OP_RANGE && in->ival2 == RANGE_UPCAST) return 1;
-  }
+  for (int k = i + 1, end = cg_loop_end(p, i); k < end; k++)
+    if (p->ins[k].op == OP_RANGE && p->ins[k].ival2 == RANGE_UPCAST) return 1;
   return 0;
 }
 
 /* loop i holds a lane loop rendered 8 lanes a step */
 static int encloses_simd_loop(const renderer *R, int i) {
-  for (int k = i + 1; k < R->p->nins && !(R->p->ins[k].op == OP_ENDRANGE && R->p->ins[k].src[0] == i); k++)
+  for (int k = i + 1, end = cg_loop_end(R->p, i); k < end; k++)
     if (simd_kind(R, k) == CG_SIMD_LOOP) return 1;
   return 0;
 }
@@ -348,7 +345,7 @@ static int enclosing_simd(const renderer *R, int i, int kind) {
 static void transposed_stores(renderer *R, int i, int after) {
   const cg_program *p = R->p;
   int first = 1;
-  for (int k = i + 1; k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == i); k++) {
+  for (int k = i + 1, end = cg_loop_end(p, i); k < end; k++) {
     if (simd_kind(R, k) != CG_SIMD_TSTORE) continue;
     const cg_inst *in = &p->ins[k];
     if (after || !first) indent(R); /* the loop's own line was indented already */
@@ -377,9 +374,8 @@ static int64_t tile_loop_trip(const cg_program *p, int i) {
    load or index division (a convolution's transposed gradient) leaves it scalar, with the
    accumulators in memory (2.5x slower than unrolled there) */
 static int lane_loop_vectorizes(const cg_program *p, int i) {
-  for (int k = i + 1; k < p->nins; k++) {
+  for (int k = i + 1, end = cg_loop_end(p, i); k < end; k++) {
     const cg_inst *in = &p->ins[k];
-    if (in->op == OP_ENDRANGE && in->src[0] == i) return 1;
     if ((in->op == OP_LOAD && in->nsrc == 3) || in->op == OP_IDIV || in->op == OP_MOD) return 0;
   }
   return 1;
@@ -389,7 +385,7 @@ static int lane_loop_vectorizes(const cg_program *p, int i) {
 static void declare_vectors(renderer *R, int i) {
   const cg_program *p = R->p;
   int any = 0;
-  for (int k = i + 1; k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == i); k++) {
+  for (int k = i + 1, end = cg_loop_end(p, i); k < end; k++) {
     if (R->vec_lane[k] != i) continue;
     const char *vt = R->d->gpu ? cg_vector_type(p->params[p->ins[p->ins[k].src[0]].ival].dtype) : "cg_f32x8";
     cg_sbuf_printf(R->b, "%s vec%d; ", vt, k);

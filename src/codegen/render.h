@@ -59,6 +59,8 @@ char *cg_simd_plan(const cg_program *p);
    those lines where its accumulator acc is defined (prefetch.c). Prints one line after `indent`
    into b; 0 if none. */
 int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent);
+/* The ENDRANGE instruction of loop r (its RANGE instruction); nins if it has none. */
+int cg_loop_end(const cg_program *p, int r);
 /* The innermost loop (its RANGE instruction) open around instruction i, or -1. */
 int cg_enclosing_loop(const cg_program *p, int i);
 /* The coefficient of loop r in index idx when r appears once (alone or times a constant), else 0. */

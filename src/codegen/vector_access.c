@@ -186,6 +186,12 @@ int64_t cg_lane_coef(const cg_program *p, int idx, int r) {
   return terms == 1 ? c : 0;
 }
 
+int cg_loop_end(const cg_program *p, int r) {
+  int k = r + 1;
+  while (k < p->nins && !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == r)) k++;
+  return k;
+}
+
 int cg_enclosing_loop(const cg_program *p, int i) {
   int depth = 0;
   for (int k = i - 1; k >= 0; k--) {
@@ -289,7 +295,7 @@ char *cg_simd_plan(const cg_program *p) {
     if (p->ins[r].op != OP_RANGE || !simd_loop_ok(p, r, memo)) continue;
     kind[r] = CG_SIMD_LOOP;
     memset(memo, 0, (size_t)p->nins);
-    for (int k = r + 1; !(p->ins[k].op == OP_ENDRANGE && p->ins[k].src[0] == r); k++) {
+    for (int k = r + 1, end = cg_loop_end(p, r); k < end; k++) {
       const cg_inst *in = &p->ins[k];
       int kk = uses(p, k, r, memo) ? simd_inst(p, k, r, memo) : 0;
       if (!kk) continue;
