@@ -23,22 +23,16 @@ def cgrad_run(steps, jit, cachedir=None, beam=0):
         raise RuntimeError(out.stderr[-300:])
     return time.perf_counter() - t0
 
-def cgrad_images_per_s():
-    """{jit: images/s}: the difference of two runs cancels start-up (data, model, capture)."""
-    cgrad_run(WARM, 1)  # compile and cache every kernel
-    rates = {1: [], 0: []}
-    for _ in range(REPEAT):
-        for jit in (1, 0):
-            rates[jit].append((STEPS - WARM) * BATCH / (cgrad_run(STEPS, jit) - cgrad_run(WARM, jit)))
-    return {jit: statistics.median(r) for jit, r in rates.items()}
-
-def cgrad_beam_images_per_s(beam):
-    """images/s with BEAM on, under the JIT: the first run searches every new kernel (cached on
-    disk after), the timed runs replay the choices."""
+def cgrad_images_per_s(jits=(1, 0), beam=0):
+    """{jit: images/s}: the difference of two runs cancels start-up (data, model, capture). The
+    first run compiles and caches every kernel (with BEAM on, searches each new one: the timed
+    runs replay the cached choices)."""
     cgrad_run(WARM, 1, beam=beam)
-    rates = [(STEPS - WARM) * BATCH / (cgrad_run(STEPS, 1, beam=beam) - cgrad_run(WARM, 1, beam=beam))
-             for _ in range(REPEAT)]
-    return statistics.median(rates)
+    rates = {jit: [] for jit in jits}
+    for _ in range(REPEAT):
+        for jit in jits:
+            rates[jit].append((STEPS - WARM) * BATCH / (cgrad_run(STEPS, jit, beam=beam) - cgrad_run(WARM, jit, beam=beam)))
+    return {jit: statistics.median(r) for jit, r in rates.items()}
 
 def first_run_seconds():
     """One training step from an empty kernel cache (every kernel compiled, in parallel) and again
@@ -86,7 +80,7 @@ if __name__ == "__main__":
                       "no_jit_value": round(ours[0], 1), "jit_speedup": round(ours[1] / ours[0], 3),
                       "ref_name": "pytorch_same_model", "ref_value": round(ref, 1), "ratio": round(ours[1] / ref, 3),
                       "threads": threads, "repeat": REPEAT, "beam": 0}))
-    beam = cgrad_beam_images_per_s(BEAM_WIDTH)
+    beam = cgrad_images_per_s(jits=(1,), beam=BEAM_WIDTH)[1]
     print(json.dumps({"name": "train_fashion_mnist_cnn_b256", "value": round(beam, 1), "unit": "images/s",
                       "ref_name": "pytorch_same_model", "ref_value": round(ref, 1), "ratio": round(beam / ref, 3),
                       "threads": threads, "repeat": REPEAT, "beam": BEAM_WIDTH}))

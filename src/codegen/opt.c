@@ -406,21 +406,21 @@ static int64_t widen_fits(cg_lowered *l, int64_t multiple) {
    convolution's weight gradient over samples x positions, with the samples as the blocks:
    conv2's tile went from 4.4 to 5.3 ms.) */
 
-/* the one REDUCE of the kernel (NULL if none or several) */
-static void find_reduces(uop *u, cg_ptrmap *seen, uop **found, int *count) {
+static void find_ops(uop *u, int op, cg_ptrmap *seen, uop **found, int *count) {
   if (cg_ptrmap_get(seen, u)) return;
   cg_ptrmap_put(seen, u, (void *)1);
-  if (u->op == OP_REDUCE && (*count)++ == 0) *found = u;
-  for (int i = 0; i < u->nsrc; i++) find_reduces(u->src[i], seen, found, count);
+  if (u->op == op && (*count)++ == 0) *found = u;
+  for (int i = 0; i < u->nsrc; i++) find_ops(u->src[i], op, seen, found, count);
 }
 
-static uop *single_reduce(cg_lowered *l) {
+/* the kernel's one node of kind op (its REDUCE, a copy's LOAD); NULL if none or several */
+static uop *single_op(cg_lowered *l, int op) {
   cg_ptrmap seen = {0};
-  uop *red = NULL;
+  uop *found = NULL;
   int count = 0;
-  find_reduces(l->sink, &seen, &red, &count);
+  find_ops(l->sink, op, &seen, &found, &count);
   cg_ptrmap_free(&seen);
-  return count == 1 ? red : NULL;
+  return count == 1 ? found : NULL;
 }
 
 /* c of an index term r // c or r % c (the block length of a block-major layout), or 0 */
@@ -438,7 +438,7 @@ static int64_t layout_block(uop *u, uop *r, cg_ptrmap *seen) {
 /* the block length KBLOCK would use for this kernel's reduce (0: none fits), with room for
    `dims` more output loops (1 for the block loop once tiled; 3 before: the tile's 2 as well) */
 static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
-  uop *red = single_reduce(l), *store = l->sink->src[0];
+  uop *red = single_op(l, OP_REDUCE), *store = l->sink->src[0];
   if (!red || red->nsrc != 2 || red->ival != OP_ADD || red->dtype != CG_F32 ||
       l->nglobal + dims > CG_MAX_DIMS || store->op != OP_STORE || store->nsrc != 3 || store->src[2]->dtype != CG_F32)
     return 0;
@@ -542,23 +542,13 @@ static int64_t linear_coef(uop *u, uop *r, cg_ptrmap *memo) {
   return -1;
 }
 
-static void count_loads(uop *u, cg_ptrmap *seen, uop **load, int *count) {
-  if (cg_ptrmap_get(seen, u)) return;
-  cg_ptrmap_put(seen, u, (void *)1);
-  if (u->op == OP_LOAD && (*count)++ == 0) *load = u;
-  for (int i = 0; i < u->nsrc; i++) count_loads(u->src[i], seen, load, count);
-}
-
 /* the outer loops' strides in the copy's one ungated load (0: not a plain copy) */
 static int copy_strides(cg_lowered *l, int64_t *stride) {
   cg_ptrmap seen = {0};
-  uop *load = NULL;
-  int count = 0, ok = !has_op(l->sink, OP_REDUCE, &seen);
+  uop *load = single_op(l, OP_LOAD);
+  int ok = load && !has_op(l->sink, OP_REDUCE, &seen);
   cg_ptrmap_free(&seen);
-  seen = (cg_ptrmap){0};
-  count_loads(l->sink, &seen, &load, &count);
-  cg_ptrmap_free(&seen);
-  ok = ok && count == 1 && load->nsrc == 2 && !has_upcast(l) && l->tile_dim < 0;
+  ok = ok && load->nsrc == 2 && !has_upcast(l) && l->tile_dim < 0;
   for (int d = 0; ok && d < l->nglobal - 1; d++) {
     cg_ptrmap memo = {0};
     stride[d] = linear_coef(load->src[1], l->global_range[d], &memo);
@@ -808,7 +798,7 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);
     return;
   }
-  /* INNER (then maybe UPCAST of the new last dim); the order is restored before returning */
+  /* INNER (then UPCAST of the new last dim, TRANSPOSE or ORDER); the order is restored after */
   int inner = inner_dim(l);
   uop *order_saved[CG_MAX_DIMS];
   int64_t sizes[CG_MAX_DIMS];
@@ -820,16 +810,10 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     move_innermost(l, inner);
     transpose = transpose_fits(l, l->nglobal - 2); /* the store's dim, last before INNER */
   }
-  int up = transpose ? 0 : upcast_output_lanes(l);
+  int up = transpose ? 0 : upcast_output_lanes(l), perm[CG_MAX_DIMS];
+  int order = !up && !transpose && copy_order(l, perm); /* the order as INNER leaves it */
   memcpy(l->global_range, order_saved, sizeof order_saved);
   memcpy(l->global_size, sizes, sizeof sizes);
-  int perm[CG_MAX_DIMS], order = 0;
-  if (!up && !transpose) { /* the order as INNER leaves it */
-    if (inner >= 0) move_innermost(l, inner);
-    order = copy_order(l, perm);
-    memcpy(l->global_range, order_saved, sizeof order_saved);
-    memcpy(l->global_size, sizes, sizeof sizes);
-  }
   if (up) push(out, CG_OPT_UPCAST, up, 0);
   if (transpose) push(out, CG_OPT_TRANSPOSE, l->nglobal - 2, 0);
   if (order) push(out, CG_OPT_ORDER, 1, 0);
