@@ -1,5 +1,6 @@
 /* Fusion and caching: kernel counts of common patterns, with their values checked. */
 #include <stdlib.h>
+#include <string.h>
 #include "harness.h"
 
 static cg_tensor *vec(const float *v, int64_t n) { return cg_from_data(v, CG_F32, CG_SHAPE(n), NULL); }
@@ -67,6 +68,27 @@ static void test_fusion_softmax_at_most_3_kernels(void) {
     for (int c = 0; c < 3; c++) expect[r * 3 + c] = (float)(exp(xs[r * 3 + c] - m) / s);
   }
   CHECK(th_max_diff(y, expect, 6) < 1e-6);
+}
+
+/* A row kernel's second pass over a row prefetches the next row (src/codegen/prefetch.c): the
+   hint is in the C source, and the values are softmax's */
+static void test_fusion_softmax_prefetches_next_row(void) {
+  enum { R = 8, C = 256 };
+  float xs[R * C], expect[R * C];
+  for (int i = 0; i < R * C; i++) xs[i] = (float)((i * 37) % 101) / 25.0f - 2.0f;
+  cg_tensor *y = cg_softmax(cg_from_data(xs, CG_F32, CG_SHAPE(R, C), NULL), -1);
+  if (!strcmp(cg_default_device(), "CPU")) {
+    char *src = th_c_source_of(y);
+    CHECK(src && strstr(src, "__builtin_prefetch(data1 + ") != NULL);
+    free(src);
+  }
+  for (int r = 0; r < R; r++) {
+    double m = -1e30, s = 0;
+    for (int c = 0; c < C; c++) m = fmax(m, xs[r * C + c]);
+    for (int c = 0; c < C; c++) s += exp(xs[r * C + c] - m);
+    for (int c = 0; c < C; c++) expect[r * C + c] = (float)(exp(xs[r * C + c] - m) / s);
+  }
+  CHECK(th_max_diff(y, expect, R * C) < 1e-6);
 }
 
 static void test_fusion_layernorm_at_most_3_kernels(void) {
@@ -195,6 +217,7 @@ int main(int argc, char **argv) {
     {"fusion_relu_linear_is_1_kernel", test_fusion_relu_linear_is_1_kernel},
     {"fusion_sum_of_product_is_1_kernel", test_fusion_sum_of_product_is_1_kernel},
     {"fusion_softmax_at_most_3_kernels", test_fusion_softmax_at_most_3_kernels},
+    {"fusion_softmax_prefetches_next_row", test_fusion_softmax_prefetches_next_row},
     {"fusion_layernorm_at_most_3_kernels", test_fusion_layernorm_at_most_3_kernels},
     {"fusion_transposed_view_realizes_nothing_extra", test_fusion_transposed_view_realizes_nothing_extra},
     {"fusion_shared_reduce_computed_once", test_fusion_shared_reduce_computed_once},

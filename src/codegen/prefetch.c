@@ -13,9 +13,17 @@
    The output index is rendered as a C expression over the values already in scope at the
    accumulator, with the lane loops of the load (the tile's rows and columns) as small loops of
    their own: every row, and the first and last column (a row's 16 floats may straddle two cache
-   lines). A hint only: nothing changes the results, and the interpreter has nothing to mirror. */
+   lines). A hint only: nothing changes the results, and the interpreter has nothing to mirror.
+
+   Row-ahead prefetch: a row kernel (softmax, layernorm) makes several passes over each row of
+   its thread's share. The first pass streams the row in from memory; the later ones find it in
+   L1 and compute (softmax's exp, layernorm's normalize), and meanwhile memory sits idle: the
+   hardware prefetcher only follows misses. So the second pass over a row also prefetches the
+   next row, one line per step. Softmax 4096x4096 on two threads: 13.3-14.7 -> 11.0-14.5 ms
+   (kernel alone). */
 #include <stdio.h>
 #include "../base/base.h"
+#include "../ir/dtype.h"
 #include "../ir/uop.h"
 #include "render.h"
 
@@ -25,6 +33,7 @@ typedef struct {
   const cg_program *p;
   int acc;                        /* the accumulator's DEFINE_ACC: where the prefetch goes */
   int lanes[MAX_LANE_LOOPS], nlanes;
+  int lanes_at_zero;              /* lane loop variables render as 0 (the step's first lane) */
 } prefetch_site;
 
 /* instruction j holds its value where the accumulator is defined: defined before it, in a loop
@@ -49,6 +58,10 @@ static int lane_slot(const prefetch_site *s, int j) {
    0 if it needs anything else */
 static int render_index(const prefetch_site *s, int j, cg_sbuf *b, int depth) {
   const cg_inst *in = &s->p->ins[j];
+  if (lane_slot(s, j) >= 0 && s->lanes_at_zero) {
+    cg_sbuf_puts(b, "0LL");
+    return 1;
+  }
   if (lane_slot(s, j) >= 0 || in_scope(s, j)) {
     cg_sbuf_printf(b, lane_slot(s, j) >= 0 ? "p%d" : "v%d", j);
     return 1;
@@ -119,4 +132,56 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
   }
   cg_sbuf_free(&expr);
   return ok;
+}
+
+/* ---- row-ahead prefetch ---- */
+
+enum { MIN_STEP_BYTES = 32 }; /* at most two prefetches per 64-byte line */
+
+static int loads_param(const cg_program *p, int loop, int param) {
+  for (int j = loop + 1, end = cg_loop_end(p, loop); j < end; j++)
+    if (p->ins[j].op == OP_LOAD && p->ins[p->ins[j].src[0]].ival == param) return 1;
+  return 0;
+}
+
+/* the loops directly in the thread loop before `loop` that load param */
+static int earlier_passes(const cg_program *p, int loop, int param) {
+  int n = 0;
+  for (int k = p->thread_ins + 1; k < loop; k++)
+    if (p->ins[k].op == OP_RANGE && cg_enclosing_loop(p, k) == p->thread_ins) {
+      n += loads_param(p, k, param);
+      k = cg_loop_end(p, k);
+    }
+  return n;
+}
+
+/* lane loops between instruction j and loop (innermost first does not matter: all render 0) */
+static int collect_lanes(prefetch_site *s, int j, int loop) {
+  s->nlanes = 0;
+  for (int k = cg_enclosing_loop(s->p, j); k != loop; k = cg_enclosing_loop(s->p, k)) {
+    if (k < 0 || s->nlanes == MAX_LANE_LOOPS) return 0;
+    s->lanes[s->nlanes++] = k;
+  }
+  return 1;
+}
+
+int cg_render_row_prefetch(const cg_program *p, int loop, cg_sbuf *b, const char *indent) {
+  int t = p->thread_ins;
+  if (t < 0 || loop == t || cg_enclosing_loop(p, loop) != t) return 0;
+  for (int j = loop + 1, end = cg_loop_end(p, loop); j < end; j++) {
+    const cg_inst *in = &p->ins[j];
+    if (in->op != OP_LOAD) continue;
+    int param = (int)p->ins[in->src[0]].ival;
+    int64_t row = cg_lane_coef(p, in->src[1], t), step = cg_lane_coef(p, in->src[1], loop);
+    if (p->params[param].written || row <= 0 || step * cg_dtype_get(in->dtype)->size < MIN_STEP_BYTES ||
+        earlier_passes(p, loop, param) != 1)
+      continue;
+    prefetch_site s = {.p = p, .acc = loop + 1, .lanes_at_zero = 1};
+    cg_sbuf expr = {0};
+    int ok = collect_lanes(&s, j, loop) && render_index(&s, in->src[1], &expr, 0);
+    if (ok) cg_sbuf_printf(b, "%s__builtin_prefetch(data%d + %s + %lldLL, 0, 2);\n", indent, param, expr.s, (long long)row);
+    cg_sbuf_free(&expr);
+    return ok;
+  }
+  return 0;
 }

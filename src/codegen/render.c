@@ -458,6 +458,8 @@ static void render_range(renderer *R, int i) {
   }
   R->red_depth += in->ival2 == RANGE_REDUCE;
   R->depth++;
+  if (!R->d->gpu && (in->ival2 == RANGE_REDUCE || in->ival2 == RANGE_GLOBAL))
+    cg_render_row_prefetch(p, i, R->b, indent_text(R));
   if (tile && !unrolled_taps) {
     indent(R);
     cg_sbuf_printf(R->b, "%s\n", R->d->tile_barrier);

@@ -59,6 +59,9 @@ char *cg_simd_plan(const cg_program *p);
    those lines where its accumulator acc is defined (prefetch.c). Prints one line after `indent`
    into b; 0 if none. */
 int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent);
+/* CPU: at the top of loop's body, when it is a later pass over a row its thread loop's earlier
+   pass already read: prefetch the next row's line of that input (prefetch.c). 0 if none. */
+int cg_render_row_prefetch(const cg_program *p, int loop, cg_sbuf *b, const char *indent);
 /* The ENDRANGE instruction of loop r (its RANGE instruction); nins if it has none. */
 int cg_loop_end(const cg_program *p, int r);
 /* The innermost loop (its RANGE instruction) open around instruction i, or -1. */
