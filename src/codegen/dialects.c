@@ -96,7 +96,13 @@ const cg_dialect cg_dialect_c = {
       "#if defined(__AVX__) && (defined(__x86_64__) || defined(__i386__))\n"
       "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { return __builtin_ia32_maskloadps256((const cg_f32x8 *)p, m); }\n"
       "CGFN void cg_maskstore8(float *p, cg_i32x8 m, cg_f32x8 v) { __builtin_ia32_maskstoreps256((cg_f32x8 *)p, m, v); }\n"
+      /* a streaming store needs 32-byte alignment; the fence orders streaming stores before the
+         pool's completion signal */
+      "CGFN void cg_vstream8(float *p, cg_f32x8 v) { if (((unsigned long long)p & 31) == 0) __builtin_ia32_movntps256(p, v); else cg_vstore8(p, v); }\n"
+      "CGFN void cg_stream_fence(void) { __builtin_ia32_sfence(); }\n"
       "#else\n"
+      "CGFN void cg_vstream8(float *p, cg_f32x8 v) { cg_vstore8(p, v); }\n"
+      "CGFN void cg_stream_fence(void) {}\n"
       "CGFN cg_f32x8 cg_maskload8(const float *p, cg_i32x8 m) { cg_f32x8 r; for (int l = 0; l < 8; l++) r[l] = m[l] ? p[l] : 0.0f; return r; }\n"
       "CGFN void cg_maskstore8(float *p, cg_i32x8 m, cg_f32x8 v) { for (int l = 0; l < 8; l++) if (m[l]) p[l] = v[l]; }\n"
       "#endif\n"

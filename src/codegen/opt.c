@@ -617,17 +617,55 @@ static int padded_copy_ops(uop *u, uop *g, int *gated, cg_ptrmap *seen, cg_ptrma
   return 1;
 }
 
-/* lanes for a padded copy's last dim (0: not one) */
+/* lanes for a padded copy's last dim, or for an elementwise kernel of the same ops whose output
+   is streamed (CG_STREAM_MIN_BYTES: the streaming stores are vector stores) and whose loads are
+   unit-stride or broadcast along it (0: neither) */
 static int padded_copy_lanes(cg_lowered *l) {
   if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || l->tile_dim >= 0) return 0;
   uop *g = l->global_range[l->nglobal - 1];
   int64_t n = g->vmax + 1, k = n % 16 == 0 ? 16 : 8;
   if (!upcast_fits(l, k) || k % 8) return 0;
-  cg_ptrmap seen = {0}, memo = {0};
-  int gated = 0, ok = padded_copy_ops(l->sink, g, &gated, &seen, &memo);
+  cg_ptrmap seen = {0}, memo = {0}, seen2 = {0};
+  int gated = 0, ok = padded_copy_ops(l->sink, g, &gated, &seen, &memo), good = 0, bad = 0;
+  if (ok && !gated) load_strides(l->sink, g, 1, &seen2, &memo, &good, &bad);
+  int streamed = !bad && (double)l->param_numel[0] * 4 >= CG_STREAM_MIN_BYTES;
   cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&seen2);
   cg_ptrmap_free(&memo);
-  return ok && gated ? (int)k : 0;
+  return ok && (gated || streamed) ? (int)k : 0;
+}
+
+/* every value along g is one the C renderer's vector code computes (float32 loads, add, mul,
+   neg; index math); values that do not change along g (a row's reduce) are broadcast */
+static int vector_ops_along(uop *u, uop *g, cg_ptrmap *seen, cg_ptrmap *memo) {
+  if (cg_ptrmap_get(seen, u) || !depends_on(u, g, memo) || u->dtype == CG_I64 || u->op == OP_RANGE) return 1;
+  cg_ptrmap_put(seen, u, (void *)1);
+  int ok = ((u->op == OP_LOAD && u->nsrc == 2) || u->op == OP_ADD || u->op == OP_MUL || u->op == OP_NEG) &&
+           u->dtype == CG_F32;
+  for (int i = 0; ok && i < u->nsrc; i++) ok = vector_ops_along(u->src[i], g, seen, memo);
+  return ok;
+}
+
+/* lanes for the last dim of a row kernel (reduces per row, none along the last dim: layernorm)
+   whose output is streamed and whose last pass is vector code along it (unit-stride loads, ops
+   vector_ops_along takes: not softmax's exp, whose values the sum pass stages in the output
+   instead): the last pass then streams its stores (0: not one) */
+static int streamed_row_lanes(cg_lowered *l) {
+  if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || (double)l->param_numel[0] * 4 < CG_STREAM_MIN_BYTES)
+    return 0;
+  uop *g = l->global_range[l->nglobal - 1];
+  int64_t k = (g->vmax + 1) % 16 == 0 ? 16 : 8;
+  if (!upcast_fits(l, k)) return 0;
+  cg_ptrmap seen = {0}, seen2 = {0}, seen3 = {0}, memo = {0};
+  int good = 0, bad = 0, rows = reduce_length(l->sink, &seen) > 0 && !find_reduce_along(l->sink, g, &seen2, &memo);
+  if (rows) load_strides(l->sink, g, 1, &seen3, &memo, &good, &bad);
+  cg_ptrmap_free(&seen);
+  cg_ptrmap_free(&seen3);
+  rows = rows && vector_ops_along(l->sink->src[0]->src[2], g, &seen3, &memo);
+  cg_ptrmap_free(&seen2);
+  cg_ptrmap_free(&seen3);
+  cg_ptrmap_free(&memo);
+  return rows && good && !bad ? (int)k : 0;
 }
 
 /* ---- actions: one function per kind, each returning 1 if applied, 0 if it does not fit ----
@@ -823,6 +861,8 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     push(out, CG_OPT_UPCAST, masked, 0);
     return;
   }
+  int streamed = streamed_row_lanes(l);
+  if (streamed) push(out, CG_OPT_UPCAST, streamed, 0);
   unroller un = {l, 0, 0, UNROLL_LANES};
   cg_ptrmap seen = {0};
   if (unroll_fits(&un, l->sink, &seen)) push(out, CG_OPT_UNROLL, UNROLL_LANES, 0);

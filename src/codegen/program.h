@@ -39,6 +39,12 @@ typedef struct cg_program {
   char *ast_dump;       /* DEBUG=3 text */
 } cg_program;
 
+/* An output at least this big is written with streaming stores (CPU; render.c) and its
+   elementwise kernel gets 8-lane vector code for them (opt.c): it leaves the cache before
+   anyone reads it, so the store need not first read the line for ownership (a third of an
+   elementwise kernel's memory traffic). A usual L3 slice. */
+enum { CG_STREAM_MIN_BYTES = 32 << 20 };
+
 void cg_program_free(cg_program *p);
 
 /* ASSIGN `in` accumulates a product (acc += a * b in float32/64): the renderers and the

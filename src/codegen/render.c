@@ -27,7 +27,16 @@ typedef struct {
   int *vec_lane;             /* GPU: lane loop of a 4-wide vector load/store, per instruction (or -1) */
   char *folded;              /* GPU: accumulators whose lanes were folded into lane 0 before a group combine */
   char *simd;                /* CPU: 8-wide vector rendering per instruction (cg_simd_plan), or NULL */
+  int stream;                /* CPU: vector stores of the output stream past the cache */
+  int streamed;              /* some store did: the kernel ends with a fence */
 } renderer;
+
+/* streaming stores pay for an output the kernel does not read back and cache could not keep
+   (CG_STREAM_MIN_BYTES, program.h) */
+static int streams_output(const cg_program *p, const cg_dialect *d) {
+  return d->vload8 && !p->reads_output && p->nparams > 0 && p->params[0].dtype == CG_F32 &&
+         (double)p->params[0].numel * 4 >= CG_STREAM_MIN_BYTES;
+}
 
 static int simd_kind(const renderer *R, int i) { return R->simd ? R->simd[i] : 0; }
 
@@ -666,8 +675,9 @@ static void render_simd(renderer *R, int i) {
       return;
     }
     if (in->nsrc == 4) cg_sbuf_printf(R->b, "if (v%d) ", in->src[3]);
-    cg_sbuf_printf(R->b, "cg_vstore8(data%lld + v%d, %s);\n", (long long)p->ins[in->src[0]].ival, in->src[1],
-                   simd_operand(R, in->src[2], a, sizeof a));
+    R->streamed |= R->stream && in->nsrc == 3;
+    cg_sbuf_printf(R->b, "%s(data%lld + v%d, %s);\n", R->stream && in->nsrc == 3 ? "cg_vstream8" : "cg_vstore8",
+                   (long long)p->ins[in->src[0]].ival, in->src[1], simd_operand(R, in->src[2], a, sizeof a));
     return;
   case OP_ASSIGN:
     snprintf(acc, sizeof acc, "v%d[v%d >> 3]", in->src[0], in->src[2]);
@@ -781,12 +791,14 @@ char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
   renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0,
                 d->gpu ? cg_vector_accesses(p) : d->vload8 ? cg_cpu_vector_loads(p) : NULL,
-                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL, d->vload8 ? cg_simd_plan(p) : NULL};
+                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL, d->vload8 ? cg_simd_plan(p) : NULL,
+                streams_output(p, d), 0};
   cg_sbuf_puts(&b, d->prelude);
   cg_sbuf_puts(&b, "\n");
   render_signature(&R);
   if (d->gpu) render_gpu_entry(&R);
   for (int i = 0; i < p->nins; i++) render_ins(&R, i);
+  if (R.streamed) cg_sbuf_printf(&b, "  cg_stream_fence();\n");
   if (d->gpu && !p->group_size) cg_sbuf_printf(&b, "  }\n");
   cg_sbuf_printf(&b, "}\n");
   free(R.vec_lane);
