@@ -15,16 +15,31 @@
 /* exp2: x = n + f with n = round(x), |f| <= 1/2 (exact); 2^f = 1 + f*q(f), a degree-6 minimax
    fit (relative error 6.5e-9 with these float coefficients); 2^n is built in the exponent bits,
    in two halves so results down in the subnormals round once and 2^128 (x near 128) still
-   overflows to inf. x is clamped to [-160, 140] first (beyond, the result is already 0 or inf);
-   the clamp is written as x86's maxps/minps read (NaN fails the compare, giving -160), so NaN
-   never reaches the int conversion and is restored at the end. */
+   overflows to inf. n is read from the bits of x + 1.5*2^23 (its low bits hold round(x) for
+   |x| < 2^22) and clamped to [-160, 140], where the result is already 0 or inf; beyond 2^22 f is
+   set to 0. Every step is integer min/max, masks and arithmetic: a clamp of x itself, as float
+   compares and selects, let gcc specialize the code after it for the clamped constants and
+   vectorize that as a dozen compares, masks and blends. x below -2^23 (and -inf) is first moved
+   up to -2^23, an unsigned min on its bits, so x + 1.5*2^23 stays positive. NaN is restored at
+   the end. (Same results as clamping x to [-160, 140] first.) */
 CG_MATHFN(
 static inline float cg_exp2f(float x) {
-  float lo = x > -160.0f ? x : -160.0f;
-  float xc = lo < 140.0f ? lo : 140.0f;
-  float r = (xc + 0x1.8p23f) - 0x1.8p23f;
-  float f = xc - r;
-  int n = (int)r, n1 = n / 2, n2 = n - n1;
+  unsigned int xb, tb, fb;
+  __builtin_memcpy(&xb, &x, 4);
+  unsigned int lb = xb > 0xcb000000u ? 0xcb000000u : xb;
+  float xl;
+  __builtin_memcpy(&xl, &lb, 4);
+  float t = xl + 0x1.8p23f;
+  float r = t - 0x1.8p23f;
+  float f = xl - r;
+  __builtin_memcpy(&tb, &t, 4);
+  __builtin_memcpy(&fb, &f, 4);
+  fb &= (xb & 0x7fffffffu) < 0x4a800000u ? ~0u : 0u;
+  __builtin_memcpy(&f, &fb, 4);
+  int n = (int)(tb - 0x4b400000u);
+  n = n < -160 ? -160 : n;
+  n = n > 140 ? 140 : n;
+  int n1 = n >> 1, n2 = n - n1;
   float p = 0x1.4308fap-13f;
   p = __builtin_fmaf(p, f, 0x1.5f07b4p-10f);
   p = __builtin_fmaf(p, f, 0x1.3b2ba0p-7f);
