@@ -320,15 +320,18 @@ static int fits_budget(int64_t n, double g_small, double g_smaller) {
   return 0;
 }
 
-/* Repetitions: as many timed runs as NumPy gets (bench_core.py times it up to 1.5 s, before and
-   after cgrad's runs, and keeps the best: 4 runs of a 4096 matmul), so load from other processes
-   on a shared machine gives both sides the same chances. */
+/* Repetitions: the chances NumPy gets. bench_core.py times NumPy up to 10 runs or 1.5 s, before
+   and after cgrad's runs, and keeps the best: up to 20 runs in 3 s. Each matmul here runs up to
+   20 times within CASE_BUDGET_S (3 s; about 4 runs of a 4096 matmul, as NumPy's), so load from
+   other processes on a shared machine gives both sides the same chances. */
+enum { MATMUL_REPS = 20 };
+
 static void bench_matmuls(void) {
-  double g512 = bench_matmul(512, 10);
-  double g1024 = bench_matmul(1024, 5);
+  double g512 = bench_matmul(512, MATMUL_REPS);
+  double g1024 = bench_matmul(1024, MATMUL_REPS);
   if (!fits_budget(2048, g1024, g512)) return;
-  double g2048 = bench_matmul(2048, 5);
-  if (fits_budget(4096, g2048, g1024)) bench_matmul(4096, 4);
+  double g2048 = bench_matmul(2048, MATMUL_REPS);
+  if (fits_budget(4096, g2048, g1024)) bench_matmul(4096, MATMUL_REPS);
 }
 
 /* ---- elementwise a*b+c ----------------------------------------------------------------------- */
