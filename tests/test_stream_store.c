@@ -1,8 +1,8 @@
 /* Streaming stores (src/codegen/render.c, opt.c): a float32 output of at least
    CG_STREAM_MIN_BYTES that its kernel does not read back is written with streaming stores from
    8-lane vector code, and the kernel ends with a fence. An elementwise kernel and a row kernel
-   (layernorm's last pass) get them; a small output and softmax (whose sum pass stages its
-   values in the output) do not. Values against host loops on every backend; the opts and the
+   (layernorm's last pass) get them; a small output, softmax (whose sum pass stages its values
+   in the output), relu (a compare the vector code does not take) and a register tile do not. Values against host loops on every backend; the opts and the
    rendered C pinned on the C backends. */
 #include <math.h>
 #include <stdlib.h>
@@ -50,6 +50,32 @@ static void muladd_case(int64_t rows, const char *opts_want, int streams) {
 static void test_big_elementwise_output_streams(void) { muladd_case(ROWS, "UPCAST 16", 1); }
 
 static void test_small_elementwise_output_does_not(void) { muladd_case(4, "none", 0); }
+
+/* relu's compare is not vector code the plan takes: no UPCAST, gcc vectorizes it as before */
+static void test_big_relu_keeps_its_loop(void) {
+  int64_t n = (int64_t)ROWS * COLS;
+  float *x = pattern(n, 6), *want = malloc((size_t)n * sizeof *want);
+  CHECK(x && want);
+  if (!x || !want) return;
+  for (int64_t i = 0; i < n; i++) want[i] = x[i] > 0 ? x[i] : 0.0f;
+  cg_tensor *y = cg_relu(cg_from_data(x, CG_F32, CG_SHAPE(ROWS, COLS), NULL));
+  check_streaming(y, "none", 0);
+  CHECK(th_max_diff(y, want, (int)n) == 0);
+  free(x), free(want);
+}
+
+/* a register tile (matmul: 32 MiB out, k short enough for no K blocking) keeps its stores and
+   the write prefetch of its output lines (prefetch.c): no streaming (the C source only) */
+static void test_register_tile_does_not_stream(void) {
+  if (!c_dialect()) return;
+  cg_tensor *a = cg_contiguous(cg_full(CG_SHAPE(ROWS * 2, 64), 0.5, CG_F32));
+  cg_tensor *b = cg_contiguous(cg_full(CG_SHAPE(64, COLS / 2), 0.25, CG_F32));
+  CHECK(cg_realize(a) == 0 && cg_realize(b) == 0);
+  char *src = th_c_source_of(cg_matmul(a, b));
+  CHECK(src && strstr(src, "cg_vstore8(data0 + ") != NULL);
+  CHECK(src && strstr(src, "cg_vstream8(data0 + ") == NULL);
+  free(src);
+}
 
 /* layernorm over rows: the mean and variance passes as before, the last pass vector code whose
    stores stream */
@@ -103,6 +129,8 @@ int main(int argc, char **argv) {
   static const th_test tests[] = {
       {"big_elementwise_output_streams", test_big_elementwise_output_streams},
       {"small_elementwise_output_does_not", test_small_elementwise_output_does_not},
+      {"big_relu_keeps_its_loop", test_big_relu_keeps_its_loop},
+      {"register_tile_does_not_stream", test_register_tile_does_not_stream},
       {"layernorm_last_pass_streams", test_layernorm_last_pass_streams},
       {"softmax_keeps_its_staged_output", test_softmax_keeps_its_staged_output},
       {NULL, NULL},

@@ -98,7 +98,12 @@ const cg_dialect cg_dialect_c = {
       "CGFN void cg_maskstore8(float *p, cg_i32x8 m, cg_f32x8 v) { __builtin_ia32_maskstoreps256((cg_f32x8 *)p, m, v); }\n"
       /* a streaming store needs 32-byte alignment; the fence orders streaming stores before the
          pool's completion signal */
-      "CGFN void cg_vstream8(float *p, cg_f32x8 v) { if (((unsigned long long)p & 31) == 0) __builtin_ia32_movntps256(p, v); else cg_vstore8(p, v); }\n"
+      "#if defined(__clang__)\n" /* clang has no movntps builtin; this is its _mm256_stream_ps */
+      "#define CG_STREAM8(p, v) __builtin_nontemporal_store(v, (cg_f32x8 *)(p))\n"
+      "#else\n"
+      "#define CG_STREAM8(p, v) __builtin_ia32_movntps256(p, v)\n"
+      "#endif\n"
+      "CGFN void cg_vstream8(float *p, cg_f32x8 v) { if (((unsigned long long)p & 31) == 0) CG_STREAM8(p, v); else cg_vstore8(p, v); }\n"
       "CGFN void cg_stream_fence(void) { __builtin_ia32_sfence(); }\n"
       "#else\n"
       "CGFN void cg_vstream8(float *p, cg_f32x8 v) { cg_vstore8(p, v); }\n"

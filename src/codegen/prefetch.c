@@ -136,7 +136,7 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
 
 /* ---- row-ahead prefetch ---- */
 
-enum { MIN_STEP_BYTES = 32 }; /* at most two prefetches per 64-byte line */
+enum { MIN_STEP_BYTES = 32, LINE_BYTES = 64 }; /* at most two prefetches per 64-byte line */
 
 static int loads_param(const cg_program *p, int loop, int param) {
   for (int j = loop + 1, end = cg_loop_end(p, loop); j < end; j++)
@@ -171,17 +171,22 @@ int cg_render_row_prefetch(const cg_program *p, int loop, cg_sbuf *b, const char
   for (int j = loop + 1, end = cg_loop_end(p, loop); j < end; j++) {
     const cg_inst *in = &p->ins[j];
     if (in->op != OP_LOAD) continue;
-    int param = (int)p->ins[in->src[0]].ival;
+    int param = (int)p->ins[in->src[0]].ival, size = cg_dtype_get(p->params[param].dtype)->size;
     int64_t row = cg_lane_coef(p, in->src[1], t), step = cg_lane_coef(p, in->src[1], loop);
-    if (p->params[param].written || row <= 0 || step * cg_dtype_get(in->dtype)->size < MIN_STEP_BYTES ||
+    /* the next row starts on another line; the pass steps through its row */
+    if (p->params[param].written || row * size < LINE_BYTES || step * size < MIN_STEP_BYTES ||
         earlier_passes(p, loop, param) != 1)
       continue;
     prefetch_site s = {.p = p, .acc = loop + 1, .lanes_at_zero = 1};
     cg_sbuf expr = {0};
     int ok = collect_lanes(&s, j, loop) && render_index(&s, in->src[1], &expr, 0);
-    if (ok) cg_sbuf_printf(b, "%s__builtin_prefetch(data%d + %s + %lldLL, 0, 2);\n", indent, param, expr.s, (long long)row);
+    /* the address in integers: past the last row it lies beyond the buffer (a prefetch never
+       faults, but pointer arithmetic there would be undefined) */
+    if (ok)
+      cg_sbuf_printf(b, "%s__builtin_prefetch((const void *)((unsigned long long)data%d + (unsigned long long)(%s + %lldLL) * %d), 0, 2);\n",
+                     indent, param, expr.s, (long long)row, size);
     cg_sbuf_free(&expr);
-    return ok;
+    if (ok) return 1;
   }
   return 0;
 }

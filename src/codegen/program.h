@@ -42,7 +42,8 @@ typedef struct cg_program {
 /* An output at least this big is written with streaming stores (CPU; render.c) and its
    elementwise kernel gets 8-lane vector code for them (opt.c): it leaves the cache before
    anyone reads it, so the store need not first read the line for ownership (a third of an
-   elementwise kernel's memory traffic). A usual L3 slice. */
+   elementwise kernel's memory traffic). The L3 of one core complex here (Zen 3) and of many
+   desktop parts; a CPU with more L3 would keep somewhat larger outputs. */
 enum { CG_STREAM_MIN_BYTES = 32 << 20 };
 
 void cg_program_free(cg_program *p);

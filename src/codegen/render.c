@@ -31,11 +31,18 @@ typedef struct {
   int streamed;              /* some store did: the kernel ends with a fence */
 } renderer;
 
+static int encloses_tile(const cg_program *p, int i);
+
 /* streaming stores pay for an output the kernel does not read back and cache could not keep
-   (CG_STREAM_MIN_BYTES, program.h) */
+   (CG_STREAM_MIN_BYTES, program.h); not a register tile's (matmul, convolution), which
+   prefetches its output lines for writing (prefetch.c) and was timed that way */
 static int streams_output(const cg_program *p, const cg_dialect *d) {
-  return d->vload8 && !p->reads_output && p->nparams > 0 && p->params[0].dtype == CG_F32 &&
-         (double)p->params[0].numel * 4 >= CG_STREAM_MIN_BYTES;
+  if (!d->vload8 || p->reads_output || p->nparams == 0 || p->params[0].dtype != CG_F32 ||
+      (double)p->params[0].numel * 4 < CG_STREAM_MIN_BYTES)
+    return 0;
+  for (int i = 0; i < p->nins; i++)
+    if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_REDUCE && encloses_tile(p, i)) return 0;
+  return 1;
 }
 
 static int simd_kind(const renderer *R, int i) { return R->simd ? R->simd[i] : 0; }
@@ -675,8 +682,9 @@ static void render_simd(renderer *R, int i) {
       return;
     }
     if (in->nsrc == 4) cg_sbuf_printf(R->b, "if (v%d) ", in->src[3]);
-    R->streamed |= R->stream && in->nsrc == 3;
-    cg_sbuf_printf(R->b, "%s(data%lld + v%d, %s);\n", R->stream && in->nsrc == 3 ? "cg_vstream8" : "cg_vstore8",
+    int stream = R->stream && in->nsrc == 3;
+    R->streamed |= stream;
+    cg_sbuf_printf(R->b, "%s(data%lld + v%d, %s);\n", stream ? "cg_vstream8" : "cg_vstore8",
                    (long long)p->ins[in->src[0]].ival, in->src[1], simd_operand(R, in->src[2], a, sizeof a));
     return;
   case OP_ASSIGN:

@@ -16,8 +16,9 @@
    fit (relative error 6.5e-9 with these float coefficients); 2^n is built in the exponent bits,
    in two halves so results down in the subnormals round once and 2^128 (x near 128) still
    overflows to inf. n is read from the bits of x + 1.5*2^23 (its low bits hold round(x) for
-   |x| < 2^22) and clamped to [-160, 140], where the result is already 0 or inf; beyond 2^22 f is
-   set to 0. Every step is integer min/max, masks and arithmetic: a clamp of x itself, as float
+   |x| < 2^22) and clamped to [-160, 140], where the result is already 0 or inf (all in unsigned
+   arithmetic: n + 160 in [0, 300], halved by a shift, floor(n/2) and the rest); beyond 2^22 f
+   is set to 0. Every step is integer min/max, masks and arithmetic: a clamp of x itself, as float
    compares and selects, let gcc specialize the code after it for the clamped constants and
    vectorize that as a dozen compares, masks and blends. x below -2^23 (and -inf) is first moved
    up to -2^23, an unsigned min on its bits, so x + 1.5*2^23 stays positive. NaN is restored at
@@ -36,10 +37,10 @@ static inline float cg_exp2f(float x) {
   __builtin_memcpy(&fb, &f, 4);
   fb &= (xb & 0x7fffffffu) < 0x4a800000u ? ~0u : 0u;
   __builtin_memcpy(&f, &fb, 4);
-  int n = (int)(tb - 0x4b400000u);
-  n = n < -160 ? -160 : n;
-  n = n > 140 ? 140 : n;
-  int n1 = n >> 1, n2 = n - n1;
+  tb = tb < 0x4b400000u - 160 ? 0x4b400000u - 160 : tb;
+  tb = tb > 0x4b400000u + 140 ? 0x4b400000u + 140 : tb;
+  unsigned int up = tb - (0x4b400000u - 160);
+  int n = (int)up - 160, n1 = (int)(up >> 1) - 80, n2 = n - n1;
   float p = 0x1.4308fap-13f;
   p = __builtin_fmaf(p, f, 0x1.5f07b4p-10f);
   p = __builtin_fmaf(p, f, 0x1.3b2ba0p-7f);
