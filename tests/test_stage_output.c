@@ -1,10 +1,13 @@
-/* Staging through the output (src/codegen/stage_output.c): softmax's exp is stored by the loop
-   that sums it and read back by the output loop. Results against a double-precision softmax, for
-   rows that take the unrolled lanes and rows that do not; assigning a tensor its own softmax
-   reads the old values; half outputs (where the
-   round trip would round) are left alone but stay right. CPU and INTERP run the same program. */
+/* Staging (src/codegen/stage_output.c): softmax's exp is stored by the loop that sums it and read
+   back by the output loop, from a scratch array of the launch's own where the row fits 32 KiB,
+   else through the output. Results against a double-precision softmax, for rows that take the
+   unrolled lanes and rows that do not, rows staged in scratch and through the output; assigning
+   a tensor its own softmax reads the old values; half outputs (where the round trip would round)
+   are left alone but stay right. CPU and INTERP run the same program. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "harness.h"
 
 static float *inputs(int rows, int cols) {
@@ -45,17 +48,41 @@ static void test_softmax_rows(void) {
   check_softmax(64, 256);  /* 16 unrolled lanes */
   check_softmax(37, 300);  /* 15 lanes */
   check_softmax(5, 7);     /* too short to unroll: the reduce loop itself is the index */
+  check_softmax(3, 9000);  /* 36 KB a row: through the output */
+}
+
+/* where the values go, in the rendered C: a scratch array of the row's length, or the output
+   (read back: `data0[`on the right of an assignment) */
+static void check_staged_in(int cols, int scratch) {
+  float *x = inputs(2, cols);
+  char *src = th_c_source_of(cg_softmax(cg_from_data(x, CG_F32, CG_SHAPE(2, cols), NULL), -1));
+  char array[64];
+  snprintf(array, sizeof array, "float data2[%d] __attribute__((aligned(64)));", cols);
+  CHECK(src != NULL);
+  CHECK_EQ_INT(src && strstr(src, array) != NULL, scratch);
+  CHECK_EQ_INT(src && strstr(src, "= (data0[") != NULL, !scratch);
+  free(src);
+  free(x);
+}
+
+static void test_staged_in_scratch_or_output(void) {
+  check_staged_in(256, 1);
+  check_staged_in(9000, 0);
+}
+
+static void assign_own_softmax(int rows, int cols) {
+  float *x = inputs(rows, cols);
+  cg_tensor *t = cg_from_data(x, CG_F32, CG_SHAPE(rows, cols), NULL);
+  CHECK(cg_assign(t, cg_softmax(t, -1)) == 0);
+  float *got = th_floats(t);
+  CHECK(got && softmax_error(got, x, rows, cols) < 2e-6);
+  free(got);
+  free(x);
 }
 
 static void test_assign_own_softmax_reads_old_values(void) {
-  enum { ROWS = 16, COLS = 512 };
-  float *x = inputs(ROWS, COLS);
-  cg_tensor *t = cg_from_data(x, CG_F32, CG_SHAPE(ROWS, COLS), NULL);
-  CHECK(cg_assign(t, cg_softmax(t, -1)) == 0);
-  float *got = th_floats(t);
-  CHECK(got && softmax_error(got, x, ROWS, COLS) < 2e-6);
-  free(got);
-  free(x);
+  assign_own_softmax(16, 512);  /* staged in scratch */
+  assign_own_softmax(2, 9000);  /* through the output */
 }
 
 static void test_half_output_not_staged_but_right(void) {
@@ -74,6 +101,7 @@ static void test_half_output_not_staged_but_right(void) {
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"softmax_rows", test_softmax_rows},
+    {"staged_in_scratch_or_output", test_staged_in_scratch_or_output},
     {"assign_own_softmax_reads_old_values", test_assign_own_softmax_reads_old_values},
     {"half_output_not_staged_but_right", test_half_output_not_staged_but_right},
     {NULL, NULL},

@@ -232,7 +232,7 @@ cg_program *cg_linearize(const cg_lowered *l) {
   p->nparams = l->nparams;
   p->params = cg_xcalloc(l->nparams, sizeof(cg_param));
   for (int i = 0; i < l->nparams; i++)
-    p->params[i] = (cg_param){l->param_dtype[i], l->param_numel[i], i == 0};
+    p->params[i] = (cg_param){.dtype = l->param_dtype[i], .numel = l->param_numel[i], .written = i == 0};
   p->nvars = l->nvars;
   p->vars = cg_xcalloc(l->nvars ? l->nvars : 1, sizeof(void *));
   memcpy(p->vars, l->vars, l->nvars * sizeof(void *));

@@ -445,8 +445,10 @@ static void render_range(renderer *R, int i) {
   int roll = in->ival2 == RANGE_UNROLL && !R->d->gpu && lane_loop_vectorizes(p, i);
   if (simd_kind(R, i) == CG_SIMD_LOOP) { /* 8 lanes a step (cg_simd_plan) */
     int64_t trip = p->ins[in->src[0]].ival;
-    cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)trip / 8);
-    indent(R);
+    if (in->ival2 == RANGE_UPCAST) { /* a plain loop (a streamed last pass) stays a loop */
+      cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)trip / 8);
+      indent(R);
+    }
     cg_sbuf_printf(R->b, "for (%s v%d = 0; v%d < v%d; v%d += 8) {\n", ll, i, i, in->src[0], i);
     R->depth++;
     return;
@@ -782,7 +784,9 @@ static void render_signature(const renderer *R) {
     cg_sbuf_printf(b, "void %s(void **bufs, const long long *vars, long long start, long long end) {\n", p->name);
     for (int k = 0; k < p->nparams; k++) {
       const char *t = elem_type(d, p->params[k].dtype);
-      cg_sbuf_printf(b, "  %s%s *restrict data%d = (%s *)bufs[%d];\n", k ? "const " : "", t, k, t, k);
+      if (p->params[k].local) /* this launch's scratch (stage_output.c) */
+        cg_sbuf_printf(b, "  %s data%d[%lld] __attribute__((aligned(64)));\n", t, k, (long long)p->params[k].numel);
+      else cg_sbuf_printf(b, "  %s%s *restrict data%d = (%s *)bufs[%d];\n", k ? "const " : "", t, k, t, k);
     }
     cg_sbuf_printf(b, "  (void)vars; (void)start; (void)end;\n");
     return;
@@ -797,10 +801,11 @@ static void render_signature(const renderer *R) {
 
 char *cg_render(const cg_program *p, const cg_dialect *d) {
   cg_sbuf b = {0};
+  int stream = streams_output(p, d);
   renderer R = {p, d, &b, 0, 0, -1, d->gpu && p->group_size ? cg_gpu_first_reduce(p) : p->nins, 0,
                 d->gpu ? cg_vector_accesses(p) : d->vload8 ? cg_cpu_vector_loads(p) : NULL,
-                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL, d->vload8 ? cg_simd_plan(p) : NULL,
-                streams_output(p, d), 0};
+                d->gpu ? cg_xcalloc((size_t)p->nins + 1, 1) : NULL, d->vload8 ? cg_simd_plan(p, stream) : NULL,
+                stream, 0};
   cg_sbuf_puts(&b, d->prelude);
   cg_sbuf_puts(&b, "\n");
   render_signature(&R);

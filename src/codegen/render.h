@@ -52,9 +52,10 @@ int *cg_cpu_vector_loads(const cg_program *p);
    CG_SIMD_MASK for a condition held as a cg_i32x8 lane mask, CG_SIMD_BASE for an index that
    changes with the lanes, computed at each step's first lane, CG_SIMD_TSTORE for a transposing
    store and CG_SIMD_TOUTER for the 8-lane loop around its lane loop, else 0.
-   malloc'ed, nins entries. */
+   Lane loops are UPCAST loops; with plain_loops also innermost output loops (not the thread
+   loop), for a streamed output's last pass (render.c). malloc'ed, nins entries. */
 enum { CG_SIMD_LOOP = 1, CG_SIMD_VEC, CG_SIMD_ACC, CG_SIMD_MASK, CG_SIMD_BASE, CG_SIMD_TSTORE, CG_SIMD_TOUTER };
-char *cg_simd_plan(const cg_program *p);
+char *cg_simd_plan(const cg_program *p, int plain_loops);
 /* CPU: a register tile reads (K-blocked) or writes its output after its reduce loop; prefetch
    those lines where its accumulator acc is defined (prefetch.c). Prints one line after `indent`
    into b; 0 if none. */

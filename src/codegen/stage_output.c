@@ -9,13 +9,19 @@
    lane loop of K lanes inside R (the unrolled form). A value E in c's body matches E' in R's body
    when both are the same instructions over the same outside values, with c in place of that
    index; the output index matches an index computed in R's body the same way. The output must
-   have E's dtype (the round trip is exact) and the kernel must not read its output otherwise. */
+   have E's dtype (the round trip is exact) and the kernel must not read its output otherwise.
+
+   Where c's whole range fits STAGE_LOCAL_BYTES, the values go to a scratch array of the launch's
+   own (a local param, rendered as a stack array) at c's index instead: the output is then only
+   written, once, and a big one streams (render.c): the store need not read each line for
+   ownership first, as staging through the output did. Softmax 4096^2: 11.6-12.8 -> 10.6-11.2 ms
+   (a hand-written kernel, two threads). */
 #include <stdlib.h>
 #include <string.h>
 #include "../base/base.h"
 #include "stage_output.h"
 
-enum { MAX_DEPTH = 48 };
+enum { MAX_DEPTH = 48, STAGE_LOCAL_BYTES = 32 << 10 }; /* scratch: the L1 of most cores */
 
 typedef struct {
   const cg_program *p;
@@ -124,6 +130,29 @@ static int find_twins(const twin *t, const loops *L, int st, match *m) {
   return 0;
 }
 
+/* instruction a holds its value at instruction e2 (R's body): in e2's loop or before it in an
+   enclosing one */
+static int in_scope_at(const loops *L, int a, int e2) {
+  return L->encl[a] == L->encl[e2] || (a < e2 && inside(L, e2, L->encl[a]));
+}
+
+/* a new local param of n elements of dt and its PARAM instruction at the top (every instruction
+   index moves up by one); the PARAM's index */
+static int add_local_param(cg_program *p, int dt, int64_t n) {
+  p->params = cg_xrealloc(p->params, (size_t)(p->nparams + 1) * sizeof(cg_param));
+  p->params[p->nparams] = (cg_param){.dtype = dt, .numel = n, .written = 1, .local = 1};
+  insert_at(p, 0, (cg_inst){.op = OP_PARAM, .dtype = (uint8_t)dt, .ival = p->nparams++});
+  return 0;
+}
+
+/* E becomes a load at ls from param pk, and E' is stored at ss after the later of E' and ss */
+static void stage(cg_program *p, const match *m, int pk, int ls, int ss, int dt, int st_dtype) {
+  cg_inst load = {.op = OP_LOAD, .dtype = (uint8_t)dt, .nsrc = 2, .src = {pk, ls}};
+  cg_inst store = {.op = OP_STORE, .dtype = (uint8_t)st_dtype, .nsrc = 3, .src = {pk, ss, m->e2}};
+  p->ins[m->e] = load;
+  insert_at(p, (m->e2 > ss ? m->e2 : ss) + 1, store);
+}
+
 static int output_is_only_written(const cg_program *p, int *store) {
   *store = -1;
   for (int i = 0; i < p->nins; i++) {
@@ -151,11 +180,16 @@ int cg_stage_through_output(cg_program *p) {
       for (int x = r; x < L.end[r] && !staged; x++) {
         twin t = {p, c, x, r};
         if (!covers(p, &L, r, x, trip(p, c)) || !find_twins(&t, &L, st, &m)) continue;
-        cg_inst load = {.op = OP_LOAD, .dtype = (uint8_t)dt, .nsrc = 2, .src = {p->ins[st].src[0], p->ins[st].src[1]}};
-        cg_inst store = {.op = OP_STORE, .dtype = p->ins[st].dtype, .nsrc = 3, .src = {p->ins[st].src[0], m.s2, m.e2}};
-        p->ins[m.e] = load;
-        insert_at(p, (m.e2 > m.s2 ? m.e2 : m.s2) + 1, store);
-        staged = p->reads_output = 1;
+        int st_dtype = p->ins[st].dtype;
+        if (trip(p, c) * cg_dtype_size(dt) <= STAGE_LOCAL_BYTES && in_scope_at(&L, x, m.e2)) {
+          int pk = add_local_param(p, dt, trip(p, c)); /* every index below moves up by one */
+          match m1 = {m.e + 1, m.e2 + 1, m.s2 + 1};
+          stage(p, &m1, pk, c + 1, x + 1, dt, st_dtype);
+        } else {
+          stage(p, &m, p->ins[st].src[0], p->ins[st].src[1], m.s2, dt, st_dtype);
+          p->reads_output = 1;
+        }
+        staged = 1;
       }
     }
   }

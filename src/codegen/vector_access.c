@@ -272,9 +272,10 @@ static int simd_inst(const cg_program *p, int k, int r, char *memo) {
 /* loop r (a RANGE instruction) and its body qualify: every instruction that uses r has a vector
    form (so an index that uses r only reaches accesses simd_inst accepted: any other use of it,
    a cast or a comparison, uses r too and has none) */
-static int simd_loop_ok(const cg_program *p, int r, char *memo) {
+static int simd_loop_ok(const cg_program *p, int r, int plain_loops, char *memo) {
   const cg_inst *in = &p->ins[r], *end = &p->ins[in->src[0]];
-  if (in->ival2 != RANGE_UPCAST || end->op != OP_CONST || end->ival % CPU_VEC || end->ival < CPU_VEC) return 0;
+  int kind_ok = in->ival2 == RANGE_UPCAST || (plain_loops && in->ival2 == RANGE_GLOBAL && r != p->thread_ins);
+  if (!kind_ok || end->op != OP_CONST || end->ival % CPU_VEC || end->ival < CPU_VEC) return 0;
   memset(memo, 0, (size_t)p->nins);
   for (int k = r + 1; k < p->nins; k++) {
     const cg_inst *b = &p->ins[k];
@@ -289,10 +290,10 @@ static int simd_loop_ok(const cg_program *p, int r, char *memo) {
   return 0;
 }
 
-char *cg_simd_plan(const cg_program *p) {
+char *cg_simd_plan(const cg_program *p, int plain_loops) {
   char *kind = cg_xcalloc((size_t)p->nins + 1, 1), *memo = cg_xmalloc((size_t)p->nins + 1);
   for (int r = 0; r < p->nins; r++) {
-    if (p->ins[r].op != OP_RANGE || !simd_loop_ok(p, r, memo)) continue;
+    if (p->ins[r].op != OP_RANGE || !simd_loop_ok(p, r, plain_loops, memo)) continue;
     kind[r] = CG_SIMD_LOOP;
     memset(memo, 0, (size_t)p->nins);
     for (int k = r + 1, end = cg_loop_end(p, r); k < end; k++) {

@@ -57,8 +57,42 @@ static int bad_index(cg_program *p, int k, int64_t idx) {
   return -1;
 }
 
+/* bufs with a zeroed scratch array for each local param (stage_output.c); NULL: out of memory */
+static void **with_scratch(const cg_program *p, void **bufs) {
+  void **all = calloc((size_t)p->nparams, sizeof *all);
+  for (int k = 0; all && k < p->nparams; k++) {
+    const cg_param *prm = &p->params[k];
+    all[k] = prm->local ? calloc((size_t)prm->numel, (size_t)cg_dtype_size(prm->dtype)) : bufs[k];
+    if (!all[k]) {
+      for (int j = 0; j < k; j++)
+        if (p->params[j].local) free(all[j]);
+      free(all);
+      return NULL;
+    }
+  }
+  return all;
+}
+
+static void free_scratch(const cg_program *p, void **all) {
+  for (int k = 0; k < p->nparams; k++)
+    if (p->params[k].local) free(all[k]);
+  free(all);
+}
+
+static int interp_run(const interp_kernel *k, cg_program *p, void **bufs, const int64_t *vars);
+
 static int interp_launch(void *handle, cg_program *p, void **bufs, const int64_t *vars) {
-  const interp_kernel *k = handle;
+  void **all = with_scratch(p, bufs);
+  if (!all) {
+    cg_set_error("INTERP: out of memory for the scratch of kernel %s", p->name);
+    return -1;
+  }
+  int rc = interp_run(handle, p, all, vars);
+  free_scratch(p, all);
+  return rc;
+}
+
+static int interp_run(const interp_kernel *k, cg_program *p, void **bufs, const int64_t *vars) {
   const int *exit_of = k->exit_of;
   cg_val *reg = cg_xcalloc(p->nins ? p->nins : 1, sizeof(cg_val));
   cg_val *lanes = cg_xcalloc(k->nlanes ? k->nlanes : 1, sizeof(cg_val));
