@@ -51,6 +51,44 @@ static void test_softmax_rows(void) {
   check_softmax(3, 9000);  /* 36 KB a row: through the output */
 }
 
+/* a softmax over one row (1-D): its reduce loops run before the thread loop, in every part of
+   the launch, so staging in the output would let each part overwrite the others' results (they
+   were off by a factor of hundreds): in scratch where it fits, else not staged. A prime length
+   has no unrolled lanes: one accumulator sums the row, whose float32 rounding error grows to
+   n * 2^-24 (n = 40009: 1.3e-5 seen, the same on CPU and INTERP) */
+static void check_softmax_1d(int n, double tol) {
+  float *x = inputs(1, n);
+  cg_tensor *s = cg_softmax(cg_from_data(x, CG_F32, CG_SHAPE(n), NULL), -1);
+  float *got = th_floats(s);
+  CHECK(got && softmax_error(got, x, 1, n) < tol);
+  free(got);
+  free(x);
+}
+
+static void test_softmax_one_row(void) {
+  check_softmax_1d(4096, 2e-6);              /* scratch, 16 lanes */
+  check_softmax_1d(4099, 2e-6);              /* scratch, the loop is the index */
+  check_softmax_1d(40000, 2e-6);             /* too long for scratch: not staged */
+  check_softmax_1d(40009, 40009 * 0x1p-24);  /* not staged, one accumulator */
+}
+
+/* b * softmax(w) assigned to b: one kernel, staged in scratch, that reads b only at the element
+   it writes, so it may run in place */
+static void test_assign_product_with_softmax(void) {
+  enum { ROWS = 8, COLS = 512 };
+  float *x = inputs(ROWS, COLS), *bv = inputs(ROWS, COLS), *sm = malloc(ROWS * COLS * sizeof *sm);
+  for (int i = 0; i < ROWS * COLS; i++) bv[i] = bv[(i * 31) % (ROWS * COLS)] * 0.5f + 1.0f;
+  cg_tensor *w = cg_from_data(x, CG_F32, CG_SHAPE(ROWS, COLS), NULL);
+  cg_tensor *b = cg_from_data(bv, CG_F32, CG_SHAPE(ROWS, COLS), NULL);
+  float *s = th_floats(cg_softmax(w, -1));
+  CHECK(s && sm && cg_assign(b, cg_mul(b, cg_softmax(w, -1))) == 0);
+  float *got = th_floats(b);
+  double worst = 0;
+  for (int i = 0; got && s && i < ROWS * COLS; i++) worst = fmax(worst, fabs(got[i] - (double)bv[i] * s[i]) / fabs((double)bv[i] * s[i]));
+  CHECK(got && worst < 1e-6);
+  free(got), free(s), free(sm), free(bv), free(x);
+}
+
 /* where the values go, in the rendered C: a scratch array of the row's length, or the output
    (read back: `data0[`on the right of an assignment) */
 static void check_staged_in(int cols, int scratch) {
@@ -102,6 +140,8 @@ int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"softmax_rows", test_softmax_rows},
     {"staged_in_scratch_or_output", test_staged_in_scratch_or_output},
+    {"softmax_one_row", test_softmax_one_row},
+    {"assign_product_with_softmax", test_assign_product_with_softmax},
     {"assign_own_softmax_reads_old_values", test_assign_own_softmax_reads_old_values},
     {"half_output_not_staged_but_right", test_half_output_not_staged_but_right},
     {NULL, NULL},

@@ -650,8 +650,9 @@ static int padded_copy_lanes(cg_lowered *l) {
    an elementwise kernel, or a row kernel's last pass (layernorm: reduces per row, none along the
    last dim), gets its last dim as 8-lane vector code where every value along it is one that
    code computes: a*b+c over 16M floats 11 -> 8.7 ms, layernorm 4096^2 8.0 -> 6.2 ms. Not
-   softmax's exp (its sum pass stages the values in the output instead), nor float compares
-   (relu): the vector plan would refuse them and leave 16 scalar lanes. */
+   softmax's exp (its sum pass stages the values, stage_output.c, and the renderer then runs the
+   last pass as vector code itself), nor float compares (relu): the vector plan would refuse them
+   and leave 16 scalar lanes. */
 
 /* every value along g is one the vector code computes (float32 ungated loads, add, mul, neg;
    index math); values that do not change along g (a row's reduce) are broadcast */

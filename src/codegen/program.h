@@ -12,6 +12,8 @@ typedef struct {
   double fval;
 } cg_inst;
 
+enum { CG_MAX_PARAMS = 64 }; /* a kernel's params, local ones included (lower.c, beam.h) */
+
 typedef struct {
   int dtype;
   int64_t numel;        /* elements the kernel may touch */

@@ -445,7 +445,7 @@ static void render_range(renderer *R, int i) {
   int roll = in->ival2 == RANGE_UNROLL && !R->d->gpu && lane_loop_vectorizes(p, i);
   if (simd_kind(R, i) == CG_SIMD_LOOP) { /* 8 lanes a step (cg_simd_plan) */
     int64_t trip = p->ins[in->src[0]].ival;
-    if (in->ival2 == RANGE_UPCAST) { /* a plain loop (a streamed last pass) stays a loop */
+    if (in->ival2 == RANGE_UPCAST) { /* unrolled; a plain loop (a streamed last pass) stays a loop */
       cg_sbuf_printf(R->b, "%s %lld\n", R->d->unroll, (long long)trip / 8);
       indent(R);
     }
@@ -684,7 +684,7 @@ static void render_simd(renderer *R, int i) {
       return;
     }
     if (in->nsrc == 4) cg_sbuf_printf(R->b, "if (v%d) ", in->src[3]);
-    int stream = R->stream && in->nsrc == 3;
+    int stream = R->stream && in->nsrc == 3 && p->ins[in->src[0]].ival == 0; /* the output, not a scratch */
     R->streamed |= stream;
     cg_sbuf_printf(R->b, "%s(data%lld + v%d, %s);\n", stream ? "cg_vstream8" : "cg_vstore8",
                    (long long)p->ins[in->src[0]].ival, in->src[1], simd_operand(R, in->src[2], a, sizeof a));

@@ -14,8 +14,9 @@
    Where c's whole range fits STAGE_LOCAL_BYTES, the values go to a scratch array of the launch's
    own (a local param, rendered as a stack array) at c's index instead: the output is then only
    written, once, and a big one streams (render.c): the store need not read each line for
-   ownership first, as staging through the output did. Softmax 4096^2: 11.6-12.8 -> 10.6-11.2 ms
-   (a hand-written kernel, two threads). */
+   ownership first, as staging through the output did. Softmax 4096^2: 9.8-13.1 -> 8.2-11.4 ms.
+   (A softmax over one row, whose reduce loops run in every part of the thread loop, is staged in
+   scratch or not at all.) */
 #include <stdlib.h>
 #include <string.h>
 #include "../base/base.h"
@@ -130,10 +131,11 @@ static int find_twins(const twin *t, const loops *L, int st, match *m) {
   return 0;
 }
 
-/* instruction a holds its value at instruction e2 (R's body): in e2's loop or before it in an
-   enclosing one */
-static int in_scope_at(const loops *L, int a, int e2) {
-  return L->encl[a] == L->encl[e2] || (a < e2 && inside(L, e2, L->encl[a]));
+/* instruction a holds its value at instruction e2 (R's body): a loop around e2, or a value in
+   e2's loop or before it in an enclosing one (or at the top) */
+static int in_scope_at(const cg_program *p, const loops *L, int a, int e2) {
+  if (p->ins[a].op == OP_RANGE) return inside(L, e2, a);
+  return L->encl[a] == L->encl[e2] || (a < e2 && (L->encl[a] < 0 || inside(L, e2, L->encl[a])));
 }
 
 /* a new local param of n elements of dt and its PARAM instruction at the top (every instruction
@@ -181,7 +183,14 @@ int cg_stage_through_output(cg_program *p) {
         twin t = {p, c, x, r};
         if (!covers(p, &L, r, x, trip(p, c)) || !find_twins(&t, &L, st, &m)) continue;
         int st_dtype = p->ins[st].dtype;
-        if (trip(p, c) * cg_dtype_size(dt) <= STAGE_LOCAL_BYTES && in_scope_at(&L, x, m.e2)) {
+        /* R outside the thread loop (a softmax over one row: its loop is the thread loop) runs in
+           every part of the launch: staged in the output, each part's values would overwrite the
+           other parts' finished outputs */
+        int per_part = p->thread_ins >= 0 && !inside(&L, r, p->thread_ins);
+        int local = trip(p, c) * cg_dtype_size(dt) <= STAGE_LOCAL_BYTES && in_scope_at(p, &L, x, m.e2) &&
+                    p->nparams < CG_MAX_PARAMS;
+        if (!local && per_part) continue;
+        if (local) {
           int pk = add_local_param(p, dt, trip(p, c)); /* every index below moves up by one */
           match m1 = {m.e + 1, m.e2 + 1, m.s2 + 1};
           stage(p, &m1, pk, c + 1, x + 1, dt, st_dtype);

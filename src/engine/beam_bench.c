@@ -47,6 +47,7 @@ int cg_beam_bench_init(cg_beam_bench *b, int dev, const cg_program *p) {
   for (int k = 0; k < p->nvars; k++) b->vars[k] = ((cg_variable *)p->vars[k])->value;
   for (int k = 0; k < p->nparams; k++) {
     const cg_param *prm = &p->params[k];
+    if (prm->local) continue; /* the kernel's own scratch, not an argument */
     b->nbytes[k] = (size_t)(prm->numel > 0 ? prm->numel : 1) * (size_t)cg_dtype_size(prm->dtype);
     if (!(b->ptr[k] = b->dv->alloc(b->nbytes[k])) || (k > 0 && fill_input(b, k, prm) != 0)) {
       cg_set_error("BEAM: out of memory for scratch buffers of kernel %s", p->name);
