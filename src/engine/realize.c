@@ -199,10 +199,11 @@ static int allocate(cg_schedule *s) {
 }
 
 static void debug_line(const cg_program *p, int dev, double sec, int n) {
-  int dbg = cg_env_get()->debug;
+  int dbg = cg_env_get()->debug, args = 0;
   if (dbg < 1) return;
+  for (int k = 0; k < p->nparams; k++) args += !p->params[k].local; /* scratch is no argument */
   fprintf(stderr, "*** %-6s %4d %-32s arg %2d  time %9.3f ms", cg_device_get(dev)->name, n, p->name,
-          p->nparams, sec * 1e3);
+          args, sec * 1e3);
   if (dbg >= 2)
     fprintf(stderr, "  %8.2f GFLOPS  %8.2f GB/s", sec > 0 ? p->flops / sec * 1e-9 : 0,
             sec > 0 ? p->bytes / sec * 1e-9 : 0);
