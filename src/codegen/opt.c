@@ -631,12 +631,15 @@ static int padded_copy_ops(uop *u, uop *g, int *gated, cg_ptrmap *seen, cg_ptrma
   return 1;
 }
 
+/* 8-lane vector code's UPCAST of a dim of n: two vectors a step where n allows */
+static int64_t vector_lanes(int64_t n) { return n % 16 == 0 ? 16 : 8; }
+
 /* lanes for a padded copy's last dim (0: not one) */
 static int padded_copy_lanes(cg_lowered *l) {
   if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || l->tile_dim >= 0) return 0;
   uop *g = l->global_range[l->nglobal - 1];
-  int64_t n = g->vmax + 1, k = n % 16 == 0 ? 16 : 8;
-  if (!upcast_fits(l, k) || k % 8) return 0;
+  int64_t k = vector_lanes(g->vmax + 1);
+  if (!upcast_fits(l, k)) return 0;
   cg_ptrmap seen = {0}, memo = {0};
   int gated = 0, ok = padded_copy_ops(l->sink, g, &gated, &seen, &memo);
   cg_ptrmap_free(&seen);
@@ -668,11 +671,11 @@ static int vector_ops_along(uop *u, uop *g, cg_ptrmap *seen, cg_ptrmap *memo) {
 /* lanes for a kernel whose output streams (0: not one): float32 and big enough, no reduce along
    its last dim, unit-stride loads along it (in blocks of the lanes), vector_ops_along */
 static int streamed_lanes(cg_lowered *l) {
-  if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || (double)l->param_numel[0] * 4 < CG_STREAM_MIN_BYTES ||
+  if (l->nglobal == 0 || l->param_dtype[0] != CG_F32 || !cg_streamed_f32(l->param_numel[0]) ||
       l->sink->src[0]->op != OP_STORE || l->sink->src[0]->nsrc != 3)
     return 0;
   uop *g = l->global_range[l->nglobal - 1];
-  int64_t k = (g->vmax + 1) % 16 == 0 ? 16 : 8;
+  int64_t k = vector_lanes(g->vmax + 1);
   if (!upcast_fits(l, k)) return 0;
   cg_ptrmap seen = {0}, seen2 = {0}, seen3 = {0}, memo = {0};
   int good = 0, bad = 0, ok = !find_reduce_along(l->sink, g, &seen, &memo);

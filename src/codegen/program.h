@@ -49,6 +49,7 @@ typedef struct cg_program {
    elementwise kernel's memory traffic). The L3 of one core complex here (Zen 3) and of many
    desktop parts; a CPU with more L3 would keep somewhat larger outputs. */
 enum { CG_STREAM_MIN_BYTES = 32 << 20 };
+static inline int cg_streamed_f32(int64_t numel) { return (double)numel * 4 >= CG_STREAM_MIN_BYTES; }
 
 void cg_program_free(cg_program *p);
 

@@ -38,7 +38,7 @@ static int encloses_tile(const cg_program *p, int i);
    prefetches its output lines for writing (prefetch.c) and was timed that way */
 static int streams_output(const cg_program *p, const cg_dialect *d) {
   if (!d->vload8 || p->reads_output || p->nparams == 0 || p->params[0].dtype != CG_F32 ||
-      (double)p->params[0].numel * 4 < CG_STREAM_MIN_BYTES)
+      !cg_streamed_f32(p->params[0].numel))
     return 0;
   for (int i = 0; i < p->nins; i++)
     if (p->ins[i].op == OP_RANGE && p->ins[i].ival2 == RANGE_REDUCE && encloses_tile(p, i)) return 0;

@@ -138,13 +138,12 @@ static int in_scope_at(const cg_program *p, const loops *L, int a, int e2) {
   return L->encl[a] == L->encl[e2] || (a < e2 && (L->encl[a] < 0 || inside(L, e2, L->encl[a])));
 }
 
-/* a new local param of n elements of dt and its PARAM instruction at the top (every instruction
-   index moves up by one); the PARAM's index */
-static int add_local_param(cg_program *p, int dt, int64_t n) {
+/* a new local param of n elements of dt, its PARAM instruction the first (every instruction
+   index moves up by one) */
+static void add_local_param(cg_program *p, int dt, int64_t n) {
   p->params = cg_xrealloc(p->params, (size_t)(p->nparams + 1) * sizeof(cg_param));
   p->params[p->nparams] = (cg_param){.dtype = dt, .numel = n, .written = 1, .local = 1};
   insert_at(p, 0, (cg_inst){.op = OP_PARAM, .dtype = (uint8_t)dt, .ival = p->nparams++});
-  return 0;
 }
 
 /* E becomes a load at ls from param pk, and E' is stored at ss after the later of E' and ss */
@@ -191,9 +190,9 @@ int cg_stage_through_output(cg_program *p) {
                     p->nparams < CG_MAX_PARAMS;
         if (!local && per_part) continue;
         if (local) {
-          int pk = add_local_param(p, dt, trip(p, c)); /* every index below moves up by one */
+          add_local_param(p, dt, trip(p, c)); /* instruction 0; every index below moves up by one */
           match m1 = {m.e + 1, m.e2 + 1, m.s2 + 1};
-          stage(p, &m1, pk, c + 1, x + 1, dt, st_dtype);
+          stage(p, &m1, 0, c + 1, x + 1, dt, st_dtype);
         } else {
           stage(p, &m, p->ins[st].src[0], p->ins[st].src[1], m.s2, dt, st_dtype);
           p->reads_output = 1;
