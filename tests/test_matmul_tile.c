@@ -129,8 +129,9 @@ static void test_k_blocked_epilogue(void) {
 static int c_dialect(void) { return !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP"); }
 
 /* conv2d 3x3, padding 1, stride 1 of x (N, CI, H, W) by w (CO, CI, 3, 3), against a host loop;
-   on the C backends the kernel computing it has the opts `opts` and the source a masked store */
-static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_want) {
+   on the C backends the kernel computing it has the opts `opts`, the realize `kernels` kernels
+   and the source the text `src_want` */
+static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_want, int kernels, const char *src_want) {
   float *x = values((int64_t)N * CI * H * W, 6), *w = values((int64_t)CO * CI * 9, 7);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   cg_tensor *tw = cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
@@ -140,9 +141,9 @@ static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_
     char opts[256];
     th_opts_of(y, opts, sizeof opts);
     if (strcmp(opts, opts_want)) th_fail(__FILE__, __LINE__, "opts \"%s\", expected \"%s\"", opts, opts_want);
-    CHECK_EQ_INT(cg_count_kernels(&y, 1), 2); /* the padded copy of x and the convolution */
+    CHECK_EQ_INT(cg_count_kernels(&y, 1), kernels);
     char *src = th_c_source_of(y);
-    CHECK(src && strstr(src, "cg_maskstore8(data0 + ") != NULL); /* the gated store, 8 lanes at a time */
+    if (!src || !strstr(src, src_want)) th_fail(__FILE__, __LINE__, "no \"%s\" in the kernel's source", src_want);
     free(src);
   }
   float *got = th_floats(y);
@@ -172,12 +173,24 @@ static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_
 
 /* The flat-layout convolution's kernel stores the cropped output itself: its output channels
    become the tile's rows (ROWS) and each row's 14 pixels run as 16 with the store gated
-   (WIDEN); two kernels, the padded copy of x and the convolution */
-static void test_conv_rows_widened(void) { check_conv3x3(3, 16, 32, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16"); }
+   (WIDEN, 8 lanes at a time); two kernels, the padded copy of x and the convolution */
+static void test_conv_rows_widened(void) {
+  check_conv3x3(3, 32, 16, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
+}
+
+/* 32 output channels: the weight is stored channels-last (src/tensor/nn_ops.c) and the tile runs
+   along the output channels (COLS), 2 pixels x 32 channels, one vector load of 8 channels'
+   weights; three kernels, the weight's copy, the padded copy of x and the convolution */
+static void test_conv_channel_tile(void) {
+  check_conv3x3(3, 16, 32, 14, 14, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
+  check_conv3x3(2, 3, 64, 5, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
+}
 
 /* 130 columns widened to 144: 9 panels of 16, none blocked (the panel count is the widened one;
    counted before widening it was 8 and a PANEL 2 did not fit) */
-static void test_conv_widened_panels(void) { check_conv3x3(1, 8, 4, 3, 130, "ROWS 0, WIDEN 16, TILE 4x16"); }
+static void test_conv_widened_panels(void) {
+  check_conv3x3(1, 8, 4, 3, 130, "ROWS 0, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
+}
 
 int main(int argc, char **argv) {
   static const th_test tests[] = {
@@ -191,6 +204,7 @@ int main(int argc, char **argv) {
     {"k_blocked", test_k_blocked},
     {"k_blocked_epilogue", test_k_blocked_epilogue},
     {"conv_rows_widened", test_conv_rows_widened},
+    {"conv_channel_tile", test_conv_channel_tile},
     {"conv_widened_panels", test_conv_widened_panels},
     {NULL, NULL},
   };

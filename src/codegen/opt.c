@@ -297,6 +297,34 @@ static int apply_rows(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
+/* COLS: output dim d moves to the last, where the tile takes its columns (a convolution's output
+   channels, whose weight is stored channels-last by src/tensor/nn_ops.c: the tile's vectors then
+   run along them, with its rows the pixels) */
+static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  if (has_upcast(l) || l->tile_dim >= 0 || o.amt < 0 || o.amt >= l->nglobal - 1) return 0;
+  move_output_dim(l, o.amt, l->nglobal - 1);
+  return 1;
+}
+
+/* The channel tile: TILE_M_CHANNELS x TILE_N_CHANNELS with output dim d as its columns (COLS d),
+   where the plain tile does not fit the last dim as it is. 2 rows x 4 vectors: 8 accumulators,
+   per reduce step 4 vector loads and 2 broadcasts. The output dim it takes is -1 if none fits. */
+enum { TILE_M_CHANNELS = 2, TILE_N_CHANNELS = 32 };
+static int channel_tile_dim(cg_lowered *l) {
+  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0) return -1;
+  int last = l->nglobal - 1;
+  uop *gl = l->global_range[last];
+  for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
+    uop *gd = l->global_range[d];
+    if (gd->src[0]->op == OP_CONST && (gd->vmax + 1) % TILE_N_CHANNELS == 0 && gl->src[0]->op == OP_CONST &&
+        (gl->vmax + 1) % TILE_M_CHANNELS == 0 && l->param_dtype[0] == CG_F32 && l->nglobal + 3 <= CG_MAX_DIMS &&
+        is_matmul_shaped(l, gl, gd, TILE_N_CHANNELS))
+      return d;
+  }
+  return -1;
+}
+
 /* the tile, with the column panels in blocks of jb (1: no blocking); tile_fits was checked */
 static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb) {
   int di = l->nglobal - 2, dj = l->nglobal - 1;
@@ -789,6 +817,7 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_ORDER] = {"ORDER", apply_order},
   [CG_OPT_WIDEN] = {"WIDEN", apply_widen},
   [CG_OPT_ROWS] = {"ROWS", apply_rows},
+  [CG_OPT_COLS] = {"COLS", apply_cols},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
@@ -807,6 +836,7 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_ORDER] = ~BIT(CG_OPT_INNER), /* after INNER only */
   [CG_OPT_WIDEN] = ~BIT(CG_OPT_ROWS), /* first, or after ROWS */
   [CG_OPT_ROWS] = ~0u, /* first or not at all */
+  [CG_OPT_COLS] = ~0u, /* first or not at all */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -834,6 +864,12 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
+  int cols = tile_fits(l, TILE_M, TILE_N) ? -1 : channel_tile_dim(l);
+  if (cols >= 0) {
+    push(out, CG_OPT_COLS, cols, 0);
+    push(out, CG_OPT_TILE, TILE_M_CHANNELS, TILE_N_CHANNELS);
+    return;
+  }
   if (!tile_fits(l, TILE_M, TILE_N) && l->nglobal >= 2) {
     wide = widen_fits(l, TILE_N);
     int64_t cols = wide ? wide : l->global_range[l->nglobal - 1]->vmax + 1;

@@ -18,6 +18,7 @@ typedef enum {
   CG_OPT_ORDER,   /* a copy: the outer loops by descending stride in its source (amt 1) */
   CG_OPT_WIDEN,   /* first (or after ROWS): the last output dim run to a multiple of amt, the store gated */
   CG_OPT_ROWS,    /* first: output dim amt moves next to the last (a tile's rows) */
+  CG_OPT_COLS,    /* first: output dim amt moves to the last (a tile's columns) */
   CG_OPT_NKINDS
 } cg_opt_kind;
 typedef struct { int kind, amt, amt2; } cg_opt;

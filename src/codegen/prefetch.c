@@ -116,6 +116,8 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
   int access = output_access_after(p, acc);
   prefetch_site s = {.p = p, .acc = acc};
   if (access < 0 || !find_lane_loops(&s, access)) return 0;
+  /* lanes far apart (a channel tile's output channels, opt.c COLS): a line each, too many */
+  if (cg_lane_coef(p, p->ins[access].src[1], s.lanes[s.nlanes - 1]) != 1) return 0;
   cg_sbuf expr = {0};
   int ok = render_index(&s, p->ins[access].src[1], &expr, 0);
   int gated = p->ins[access].op == OP_STORE && p->ins[access].nsrc == 4;
