@@ -176,6 +176,8 @@ static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_
    (WIDEN, 8 lanes at a time); two kernels, the padded copy of x and the convolution */
 static void test_conv_rows_widened(void) {
   check_conv3x3(3, 32, 16, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
+  /* 32 output channels, but a tile's weights (32 x 9 x 32 floats, 36 KiB) would not stay in L1 */
+  check_conv3x3(2, 32, 32, 6, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
 }
 
 /* 32 output channels: the weight is stored channels-last (src/tensor/nn_ops.c) and the tile runs
