@@ -41,6 +41,27 @@ double th_max_diff(cg_tensor *t, const float *expect, int n) {
   return m;
 }
 
+double th_conv3x3_error(const float *got, const float *x, const float *w, int N, int CI, int CO, int H, int W) {
+  double worst = 0;
+  for (int n = 0; n < N; n++)
+    for (int co = 0; co < CO; co++)
+      for (int h = 0; h < H; h++)
+        for (int v = 0; v < W; v++) {
+          double acc = 0, mag = 0;
+          for (int ci = 0; ci < CI; ci++)
+            for (int kh = 0; kh < 3; kh++)
+              for (int kw = 0; kw < 3; kw++) {
+                int ih = h + kh - 1, iw = v + kw - 1;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                double t = (double)x[(((int64_t)n * CI + ci) * H + ih) * W + iw] * w[((co * CI + ci) * 3 + kh) * 3 + kw];
+                acc += t, mag += fabs(t);
+              }
+          double e = fabs(got[(((int64_t)n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
+          if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+        }
+  return worst;
+}
+
 int th_run(const th_test *tests, int argc, char **argv) {
   int ran = 0;
   for (const th_test *t = tests; t->name; t++) {

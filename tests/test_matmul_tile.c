@@ -148,23 +148,7 @@ static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_
   }
   float *got = th_floats(y);
   CHECK(got != NULL);
-  double worst = 0;
-  for (int n = 0; got && n < N; n++)
-    for (int co = 0; co < CO; co++)
-      for (int h = 0; h < H; h++)
-        for (int v = 0; v < W; v++) {
-          double acc = 0, mag = 0;
-          for (int ci = 0; ci < CI; ci++)
-            for (int kh = 0; kh < 3; kh++)
-              for (int kw = 0; kw < 3; kw++) {
-                int ih = h + kh - 1, iw = v + kw - 1;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                double t = (double)x[(((int64_t)n * CI + ci) * H + ih) * W + iw] * w[((co * CI + ci) * 3 + kh) * 3 + kw];
-                acc += t, mag += fabs(t);
-              }
-          double e = fabs(got[(((int64_t)n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
-          if (e > worst) worst = e;
-        }
+  double worst = got ? th_conv3x3_error(got, x, w, N, CI, CO, H, W) : INFINITY;
   if (!(worst < 1e-5)) th_fail(__FILE__, __LINE__, "conv2d: relative error %g", worst);
   free(got);
   free(x);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../codegen/fuse_prologue.h"
 #include "../codegen/linearize.h"
 #include "../codegen/opt.h"
 #include "../codegen/render.h"
@@ -171,6 +172,85 @@ static void beam_search_all(cg_schedule *s, prepared *list) {
   }
 }
 
+/* ---- copies run inside their reader (src/codegen/fuse_prologue.c) ---- */
+
+static int reads_slot(const cg_schedule *s, const cg_sched_item *it, int slot) {
+  if (it->is_copy) return cg_schedule_slot((cg_schedule *)s, it->root->src[0]) == slot;
+  for (int k = 0; k < it->nins; k++)
+    if (it->ins[k] == slot) return 1;
+  return 0;
+}
+
+/* item i's output is a scratch item j may take over: an intermediate (not a realize target, not
+   an existing buffer) that j alone reads, once; j does not write into an existing buffer (an
+   assignment: the copy would then read its inputs after j overwrote some); the items between
+   leave i's inputs alone. A CONTIGUOUS value is kept for later realizes; fused, it is not. */
+static int fusable_pair(const cg_schedule *s, uop **targets, int ntargets, int i, int j, int slot) {
+  const cg_sched_buf *x = &s->bufs[slot], *out = &s->bufs[s->items[j].out];
+  if (x->existing || out->existing || x->dev != out->dev) return 0;
+  for (int t = 0; t < ntargets; t++)
+    if (targets[t] == x->node) return 0;
+  int reads = 0;
+  for (int k = 0; k < s->items[j].nins; k++) reads += s->items[j].ins[k] == slot;
+  if (reads != 1) return 0;
+  for (int m = 0; m < s->nitems; m++)
+    if (m != j && reads_slot(s, &s->items[m], slot)) return 0;
+  for (int m = i + 1; m < j; m++) {
+    const cg_sched_buf *w = &s->bufs[s->items[m].out];
+    for (int k = 0; k < s->items[i].nins; k++) {
+      const cg_sched_buf *in = &s->bufs[s->items[i].ins[k]];
+      if (s->items[m].out == s->items[i].ins[k] || (w->existing && in->existing && w->buf == in->buf)) return 0;
+    }
+  }
+  return 1;
+}
+
+static int writer_item(const cg_schedule *s, int slot, int before) {
+  for (int i = 0; i < before; i++)
+    if (s->items[i].out == slot && !s->items[i].is_copy) return i;
+  return -1;
+}
+
+/* item j's program becomes the fused one (rendered, looked up in the kernel cache), j reads
+   i's inputs too, and i runs nothing */
+static void take_over(cg_schedule *s, prepared *list, int i, int j, cg_program *f) {
+  cg_device *dev = cg_device_get(list[j].dev);
+  f->source = cg_render(f, dev->dialect ? dev->dialect : &cg_dialect_c);
+  f->key = cg_hash_bytes(f->source, strlen(f->source), 0);
+  cg_sched_item *ci = &s->items[j], *pi = &s->items[i];
+  ci->ins = cg_xrealloc(ci->ins, (size_t)(ci->nins + pi->nins) * sizeof(int));
+  memcpy(ci->ins + ci->nins, pi->ins, (size_t)pi->nins * sizeof(int));
+  ci->nins += pi->nins;
+  cg_program_free(list[j].prog);
+  cg_program_free(list[i].prog);
+  list[i].prog = NULL, list[i].handle = NULL;
+  list[j].prog = f;
+  list[j].handle = cg_kernel_cache_get(list[j].dev, f->key);
+  list[j].compile_needed = !list[j].handle;
+  s->bufs[pi->out].keep = 0; /* never written: no later realize may take it as the value */
+}
+
+/* Fuse every copy that fits into its reader; the fused kernels still to compile are compiled.
+   CPU and the interpreter (GPUs run a kernel's iterations as threads: no slab of their own). */
+static int fuse_copies(cg_schedule *s, uop **targets, int ntargets, prepared *list) {
+  int fused = 0;
+  for (int j = 0; j < s->nitems; j++) list[j].compile_needed = 0;
+  if (cg_env_get()->noopt) return 0;
+  for (int j = 0; j < s->nitems; j++) {
+    cg_device *dev = cg_device_get(list[j].dev);
+    if (!list[j].prog || (dev != &cg_device_cpu && dev != &cg_device_interp)) continue;
+    for (int k = 0, n = s->items[j].nins; k < n; k++) {
+      int slot = s->items[j].ins[k], i = writer_item(s, slot, j);
+      if (i < 0 || !list[i].prog || list[i].dev != list[j].dev || !fusable_pair(s, targets, ntargets, i, j, slot)) continue;
+      cg_program *f = cg_fuse_prologue(list[i].prog, list[j].prog, k + 1);
+      if (!f) continue;
+      take_over(s, list, i, j, f);
+      fused = 1;
+    }
+  }
+  return fused ? compile_all(list, s->nitems) : 0;
+}
+
 /* allocate outputs, reusing intermediates whose last reader has run */
 static int allocate(cg_schedule *s) {
   for (int i = 0; i < s->nitems; i++)
@@ -313,6 +393,7 @@ static int realize_nodes(uop **targets, int n, cg_tensor **ts, cg_buffer **into)
   if (!rc) rc = cg_inplace_plan(&s, targets, n, into, &plan);
   if (!rc) rc = compile_all(list, s.nitems);
   if (!rc) beam_search_all(&s, list);
+  if (!rc) rc = fuse_copies(&s, targets, n, list);
   if (!rc) rc = allocate(&s);
   if (!rc && s.nitems) cg_stats_add_schedule();
   if (!rc) rc = run_all(&s, list);
