@@ -432,7 +432,8 @@ cg_stats cg_get_stats(void);                          /* counters since start or
 /* Time every GPU kernel on the device (events) into cg_stats.time_s, waiting for each (PROFILE=1). */
 void cg_set_profiling(int on);
 void cg_reset_stats(void);                            /* zero the counters */
-/* Kernel count of the schedule that realizing ts would run, without running it (-1 on error). */
+/* Kernel count of the schedule that realizing ts would run, without running it (-1 on error);
+   on the CPU a copy may then run inside its reader (one launch fewer: cg_stats.kernels_run). */
 int cg_count_kernels(cg_tensor **ts, int n);
 
 /* ---- JIT: capture a step's kernels once, replay them with new inputs ------------------------------- */

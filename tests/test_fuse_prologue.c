@@ -26,7 +26,7 @@ static void check_conv(int N, int CI, int CO, int H, int W, int scheduled, int l
   float *x = values((int64_t)N * CI * H * W, 1), *w = values((int64_t)CO * CI * 9, 2);
   cg_tensor *y = cg_conv2d(cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL),
                            cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1);
-  CHECK_EQ_INT(cg_count_kernels(&y, 1), scheduled);
+  if (fuses()) CHECK_EQ_INT(cg_count_kernels(&y, 1), scheduled); /* GPUs keep the windows */
   int64_t before = cg_get_stats().kernels_run;
   CHECK(cg_realize(y) == 0);
   if (fuses()) CHECK_EQ_INT(cg_get_stats().kernels_run - before, launches);
