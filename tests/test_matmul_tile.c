@@ -169,7 +169,31 @@ static void test_conv_rows_widened(void) {
    weights; three kernels, the weight's copy, the padded copy of x and the convolution */
 static void test_conv_channel_tile(void) {
   check_conv3x3(3, 16, 32, 14, 14, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
-  check_conv3x3(2, 3, 64, 5, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
+  check_conv3x3(2, 8, 64, 5, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
+}
+
+/* float64 with 32 output channels: no channel tile (its vectors are float32) and no weight copy;
+   the values against the host loop (float32 inputs, exact in float64) */
+static void test_conv_f64_no_channel_tile(void) {
+  int N = 2, CI = 16, CO = 32, H = 6, W = 14;
+  float *x = values((int64_t)N * CI * H * W, 8), *w = values((int64_t)CO * CI * 9, 9);
+  cg_tensor *tx = cg_cast(cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL), CG_F64);
+  cg_tensor *tw = cg_cast(cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), CG_F64);
+  const int64_t one[2] = {1, 1};
+  CHECK(cg_realize(tx) == 0 && cg_realize(tw) == 0);
+  cg_tensor *y = cg_conv2d(tx, tw, NULL, one, one, one, 1);
+  if (c_dialect()) {
+    char opts[256];
+    th_opts_of(y, opts, sizeof opts);
+    if (strstr(opts, "COLS")) th_fail(__FILE__, __LINE__, "float64 conv got \"%s\"", opts);
+    CHECK_EQ_INT(cg_count_kernels(&y, 1), 2); /* the padded copy and the convolution: no weight copy */
+  }
+  float *got = th_floats(cg_cast(y, CG_F32));
+  double e = got ? th_conv3x3_error(got, x, w, N, CI, CO, H, W) : INFINITY;
+  if (!(e < 1e-6)) th_fail(__FILE__, __LINE__, "float64 conv2d: relative error %g", e);
+  free(got);
+  free(x);
+  free(w);
 }
 
 /* 130 columns widened to 144: 9 panels of 16, none blocked (the panel count is the widened one;
@@ -191,6 +215,7 @@ int main(int argc, char **argv) {
     {"k_blocked_epilogue", test_k_blocked_epilogue},
     {"conv_rows_widened", test_conv_rows_widened},
     {"conv_channel_tile", test_conv_channel_tile},
+    {"conv_f64_no_channel_tile", test_conv_f64_no_channel_tile},
     {"conv_widened_panels", test_conv_widened_panels},
     {NULL, NULL},
   };

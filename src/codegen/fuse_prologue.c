@@ -60,8 +60,27 @@ static interval *index_bounds(const cg_program *p, int zero) {
   return iv;
 }
 
+enum { MAX_INDEX_DEPTH = 64 };
+
+/* idx as c*r + (terms without r): c; *ok = 0 where r enters any other way (a product of two
+   values that use it, a division, a cast...) or the expression is too deep to follow */
+static int64_t affine_coef(const cg_program *p, int idx, int r, int depth, int *ok) {
+  const cg_inst *in = &p->ins[idx];
+  if (idx == r) return 1;
+  if (idx < r || in->op == OP_CONST || in->op == OP_RANGE) return 0; /* before r: cannot use it */
+  if (depth > MAX_INDEX_DEPTH) return *ok = 0;
+  int64_t a = affine_coef(p, in->src[0], r, depth + 1, ok), b = in->nsrc > 1 ? affine_coef(p, in->src[1], r, depth + 1, ok) : 0;
+  if (in->op == OP_ADD && in->dtype == CG_I64) return a + b;
+  if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[1]].op == OP_CONST) return a * p->ins[in->src[1]].ival;
+  if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[0]].op == OP_CONST) return b * p->ins[in->src[0]].ival;
+  for (int s = 2; s < in->nsrc; s++) a |= affine_coef(p, in->src[s], r, depth + 1, ok);
+  if (a || b) *ok = 0;
+  return 0;
+}
+
 /* every access (stores when `stores`, else loads) of param k indexes n*slab + [0, slab) with n
-   the thread loop, and there is at least one; the other kind of access to k there is none */
+   the thread loop (the index affine in n, the rest bounded with n pinned to 0), and there is at
+   least one; the other kind of access to k there is none */
 static int slab_accesses(const cg_program *p, int k, int stores, int64_t slab) {
   interval *iv = index_bounds(p, p->thread_ins);
   int n = 0, ok = 1;
@@ -69,8 +88,9 @@ static int slab_accesses(const cg_program *p, int k, int stores, int64_t slab) {
     const cg_inst *in = &p->ins[i];
     if ((in->op != OP_LOAD && in->op != OP_STORE) || p->ins[in->src[0]].ival != k) continue;
     interval b = iv[in->src[1]];
-    ok = (in->op == OP_STORE) == stores && cg_lane_coef(p, in->src[1], p->thread_ins) == slab && b.ok && b.lo >= 0 &&
-         b.hi < slab;
+    int affine = 1;
+    int64_t coef = affine_coef(p, in->src[1], p->thread_ins, 0, &affine);
+    ok = (in->op == OP_STORE) == stores && affine && coef == slab && b.ok && b.lo >= 0 && b.hi < slab;
     n++;
   }
   free(iv);
@@ -161,7 +181,8 @@ cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int
   double slab_bytes = 2.0 * (double)total * cg_dtype_size(prod->params[0].dtype);
   f->bytes = cons->bytes + prod->bytes > slab_bytes ? cons->bytes + prod->bytes - slab_bytes : 0;
 
-  builder b = {cg_xmalloc((size_t)(3 * (prod->nins + cons->nins) + 8) * sizeof(cg_inst)), 0};
+  /* every instruction copied once; a slab access 3 more before it (slab_index) */
+  builder b = {cg_xmalloc((size_t)(4 * (prod->nins + cons->nins) + 1) * sizeof(cg_inst)), 0};
   int *mc = cg_xcalloc((size_t)cons->nins + 1, sizeof(int)), *mp = cg_xcalloc((size_t)prod->nins + 1, sizeof(int));
   emit_range(&b, cons, 0, cons->thread_ins, mc, -1, 0, 0);
   for (int i = 0; i < prod->thread_ins; i++) {

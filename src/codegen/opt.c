@@ -309,10 +309,16 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
 
 /* The channel tile: TILE_M_CHANNELS x TILE_N_CHANNELS with output dim d as its columns (COLS d),
    where the plain tile does not fit the last dim as it is. 2 rows x 4 vectors: 8 accumulators,
-   per reduce step 4 vector loads and 2 broadcasts. The output dim it takes is -1 if none fits. */
-enum { TILE_M_CHANNELS = 2, TILE_N_CHANNELS = 32 };
+   per reduce step 4 vector loads and 2 broadcasts. Each vector serves two rows only, so the
+   columns' operand for the whole reduce (K x 32 floats) must stay in L1 (src/tensor/nn_ops.c
+   stores a convolution's weight for it only then): a longer reduce keeps the other tiles and
+   their K blocking. The output dim it takes is -1 if none fits. */
+enum { TILE_M_CHANNELS = 2, TILE_N_CHANNELS = 32, CHANNEL_TILE_BYTES = 24 << 10 };
 static int channel_tile_dim(cg_lowered *l) {
-  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0) return -1;
+  cg_ptrmap seen = {0};
+  int64_t k = reduce_length(l->sink, &seen);
+  cg_ptrmap_free(&seen);
+  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || !k || k * TILE_N_CHANNELS * 4 > CHANNEL_TILE_BYTES) return -1;
   int last = l->nglobal - 1;
   uop *gl = l->global_range[last];
   for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
@@ -864,13 +870,13 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
-  int cols = tile_fits(l, TILE_M, TILE_N) ? -1 : channel_tile_dim(l);
-  if (cols >= 0) {
-    push(out, CG_OPT_COLS, cols, 0);
+  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l);
+  if (channels >= 0) {
+    push(out, CG_OPT_COLS, channels, 0);
     push(out, CG_OPT_TILE, TILE_M_CHANNELS, TILE_N_CHANNELS);
     return;
   }
-  if (!tile_fits(l, TILE_M, TILE_N) && l->nglobal >= 2) {
+  if (!plain && l->nglobal >= 2) {
     wide = widen_fits(l, TILE_N);
     int64_t cols = wide ? wide : l->global_range[l->nglobal - 1]->vmax + 1;
     for (int d = l->nglobal - 2; d >= 0 && rows < 0; d--)
@@ -879,7 +885,7 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     if (rows >= 0 && wide) push(out, CG_OPT_WIDEN, TILE_N, 0);
     if (rows < 0) wide = 0;
   }
-  if (out->n || tile_fits(l, TILE_M, TILE_N)) {
+  if (out->n || plain) {
     push(out, CG_OPT_TILE, TILE_M, TILE_N);
     uop *red = NULL;
     cg_ptrmap seen = {0};

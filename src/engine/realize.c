@@ -150,6 +150,7 @@ static int compile_all(prepared *list, int n) {
   }
   for (int i = 0; i < n; i++) {
     free(list[i].err);
+    list[i].err = NULL; /* compile_all runs again for fused kernels */
     if (list[i].compile_needed && !rc) list[i].handle = cg_kernel_cache_get(list[i].dev, list[i].prog->key);
   }
   free(todo);
@@ -246,6 +247,7 @@ static int fuse_copies(cg_schedule *s, uop **targets, int ntargets, prepared *li
       if (!f) continue;
       take_over(s, list, i, j, f);
       fused = 1;
+      break; /* the fused program has a local param: fuse_prologue takes no more */
     }
   }
   return fused ? compile_all(list, s->nitems) : 0;

@@ -301,12 +301,16 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    of each tap's three loads are unaligned: conv2's kernel 6.1-6.9 -> 4.0-4.6 ms (2 threads, hand
    version timed first). The copy is of the weight alone (4608 floats for conv2). Only where the
    weights one tile reads (cin x taps x 32 floats) stay in L1: each is used for two pixels only,
-   four vector loads per 8 FMAs that L2 could not feed; larger ones keep the row tile. */
+   four vector loads per 8 FMAs that L2 could not feed; larger ones keep the row tile. float32
+   only (the tile's vectors), and a reduce as long as the row tile's cropped store needs (a short
+   one is store-bound, measured only in the row tile's layout). */
 enum { CONV_OC_VECTOR = 32, CHANNEL_TILE_WEIGHT_BYTES = 24 << 10 };
-static int channel_tile_fits(cg_shape ws, int n, int groups) {
-  int64_t bytes = ws.d[1] * CONV_OC_VECTOR * 4;
-  for (int j = 0; j < n; j++) bytes *= ws.d[2 + j];
-  return groups == 1 && ws.d[0] % CONV_OC_VECTOR == 0 && bytes <= CHANNEL_TILE_WEIGHT_BYTES;
+static int channel_tile_fits(cg_tensor *x, cg_tensor *w, int n, int groups) {
+  cg_shape ws = w->u->shape;
+  int64_t reduce = ws.d[1];
+  for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
+  return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && ws.d[0] % CONV_OC_VECTOR == 0 &&
+         reduce >= CROP_IN_KERNEL_MIN_REDUCE && reduce * CONV_OC_VECTOR * 4 <= CHANNEL_TILE_WEIGHT_BYTES;
 }
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
   cg_axes to = {n + 2, {0}}, back = {n + 2, {n + 1}};
@@ -325,7 +329,7 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  int channel_tile = channel_tile_fits(ws, n, c->groups);
+  int channel_tile = channel_tile_fits(x, w, n, c->groups);
   if (channel_tile) w = weight_channels_last(w, n);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
   /* the channel tile's rows are pixel pairs of an output row, its stores single floats */
