@@ -131,21 +131,14 @@ static cg_inst remapped(cg_inst in, const int *map) {
   return in;
 }
 
-/* idx - thread * slab, for an access to the scratch */
-static int slab_index(builder *b, int idx, int thread, int64_t slab) {
-  int c = emit(b, (cg_inst){.op = OP_CONST, .dtype = CG_I64, .ival = -slab});
-  int m = emit(b, (cg_inst){.op = OP_MUL, .dtype = CG_I64, .nsrc = 2, .src = {thread, c}});
-  return emit(b, (cg_inst){.op = OP_ADD, .dtype = CG_I64, .nsrc = 2, .src = {idx, m}});
-}
-
 /* instructions [from, to) of p into b, sources renumbered through map (filled as they go); an
-   access to param `slab_param` moves by -thread*slab */
-static void emit_range(builder *b, const cg_program *p, int from, int to, int *map, int slab_param, int thread, int64_t slab) {
+   access to param `slab_param` indexes the scratch: its index plus `base` (-thread * slab) */
+static void emit_range(builder *b, const cg_program *p, int from, int to, int *map, int slab_param, int base) {
   for (int i = from; i < to; i++) {
     cg_inst in = remapped(p->ins[i], map);
     const cg_inst *orig = &p->ins[i];
     if ((orig->op == OP_LOAD || orig->op == OP_STORE) && p->ins[orig->src[0]].ival == slab_param)
-      in.src[1] = slab_index(b, in.src[1], thread, slab);
+      in.src[1] = emit(b, (cg_inst){.op = OP_ADD, .dtype = CG_I64, .nsrc = 2, .src = {in.src[1], base}});
     map[i] = emit(b, in);
   }
 }
@@ -181,10 +174,10 @@ cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int
   double slab_bytes = 2.0 * (double)total * cg_dtype_size(prod->params[0].dtype);
   f->bytes = cons->bytes + prod->bytes > slab_bytes ? cons->bytes + prod->bytes - slab_bytes : 0;
 
-  /* every instruction copied once; a slab access 3 more before it (slab_index) */
-  builder b = {cg_xmalloc((size_t)(4 * (prod->nins + cons->nins) + 1) * sizeof(cg_inst)), 0};
+  /* every instruction copied once, a slab access's new index before it, and -thread * slab */
+  builder b = {cg_xmalloc((size_t)(2 * (prod->nins + cons->nins) + 2) * sizeof(cg_inst)), 0};
   int *mc = cg_xcalloc((size_t)cons->nins + 1, sizeof(int)), *mp = cg_xcalloc((size_t)prod->nins + 1, sizeof(int));
-  emit_range(&b, cons, 0, cons->thread_ins, mc, -1, 0, 0);
+  emit_range(&b, cons, 0, cons->thread_ins, mc, -1, 0);
   for (int i = 0; i < prod->thread_ins; i++) {
     cg_inst in = remapped(prod->ins[i], mp);
     if (in.op == OP_PARAM && in.ival == 0) {
@@ -197,8 +190,10 @@ cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int
   int t = emit(&b, remapped(cons->ins[cons->thread_ins], mc));
   mc[cons->thread_ins] = mp[prod->thread_ins] = t;
   f->thread_ins = t;
-  emit_range(&b, prod, prod->thread_ins + 1, thread_loop_last(prod), mp, 0, t, slab);
-  emit_range(&b, cons, cons->thread_ins + 1, cons->nins, mc, slab_param, t, slab);
+  int neg = emit(&b, (cg_inst){.op = OP_CONST, .dtype = CG_I64, .ival = -slab});
+  int base = emit(&b, (cg_inst){.op = OP_MUL, .dtype = CG_I64, .nsrc = 2, .src = {t, neg}});
+  emit_range(&b, prod, prod->thread_ins + 1, thread_loop_last(prod), mp, 0, base);
+  emit_range(&b, cons, cons->thread_ins + 1, cons->nins, mc, slab_param, base);
   free(mc);
   free(mp);
   f->ins = b.ins;

@@ -175,8 +175,8 @@ static void beam_search_all(cg_schedule *s, prepared *list) {
 
 /* ---- copies run inside their reader (src/codegen/fuse_prologue.c) ---- */
 
-static int reads_slot(const cg_schedule *s, const cg_sched_item *it, int slot) {
-  if (it->is_copy) return cg_schedule_slot((cg_schedule *)s, it->root->src[0]) == slot;
+static int reads_slot(cg_schedule *s, const cg_sched_item *it, int slot) {
+  if (it->is_copy) return cg_schedule_slot(s, it->root->src[0]) == slot;
   for (int k = 0; k < it->nins; k++)
     if (it->ins[k] == slot) return 1;
   return 0;
@@ -186,7 +186,7 @@ static int reads_slot(const cg_schedule *s, const cg_sched_item *it, int slot) {
    an existing buffer) that j alone reads, once; j does not write into an existing buffer (an
    assignment: the copy would then read its inputs after j overwrote some); the items between
    leave i's inputs alone. A CONTIGUOUS value is kept for later realizes; fused, it is not. */
-static int fusable_pair(const cg_schedule *s, uop **targets, int ntargets, int i, int j, int slot) {
+static int fusable_pair(cg_schedule *s, uop **targets, int ntargets, int i, int j, int slot) {
   const cg_sched_buf *x = &s->bufs[slot], *out = &s->bufs[s->items[j].out];
   if (x->existing || out->existing || x->dev != out->dev) return 0;
   for (int t = 0; t < ntargets; t++)
