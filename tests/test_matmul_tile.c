@@ -165,11 +165,15 @@ static void test_conv_rows_widened(void) {
 }
 
 /* 32 output channels: the weight is stored channels-last (src/tensor/nn_ops.c) and the tile runs
-   along the output channels (COLS), 2 pixels x 32 channels, one vector load of 8 channels'
-   weights; three kernels, the weight's copy, the padded copy of x and the convolution */
+   along the output channels (COLS), 2 pixels x 32 channels (or 4 x 16), one vector load of 8
+   channels' weights; three kernels, the weight's copy, the padded copy of x and the convolution
+   (which stores the cropped output itself: no crop copy, whatever the reduce's length) */
 static void test_conv_channel_tile(void) {
   check_conv3x3(3, 16, 32, 14, 14, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
   check_conv3x3(2, 8, 64, 5, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8(");
+  check_conv3x3(2, 1, 32, 4, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8("); /* a reduce of 9 */
+  /* 16 output channels (conv1 of the demo: one input channel, 28 columns): 4 pixels x 16 */
+  check_conv3x3(2, 1, 16, 5, 28, "COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
 }
 
 /* float64 with 32 output channels: no channel tile (its vectors are float32) and no weight copy;

@@ -161,7 +161,8 @@ cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int
 
   cg_program *f = cg_xcalloc(1, sizeof *f);
   *f = *cons;
-  f->source = NULL, f->ast_dump = NULL, f->key = 0, f->vars = NULL;
+  f->source = NULL, f->key = 0, f->vars = NULL;
+  f->ast_dump = cons->ast_dump ? cg_xstrdup(cons->ast_dump) : NULL; /* DEBUG=3: the reader's opts */
   size_t len = strlen(cons->name), room = sizeof f->name - 3;
   memcpy(f->name, cons->name, len < room ? len : room);
   memcpy(f->name + (len < room ? len : room), "_f", 3);

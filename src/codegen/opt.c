@@ -307,26 +307,30 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
-/* The channel tile: TILE_M_CHANNELS x TILE_N_CHANNELS with output dim d as its columns (COLS d),
-   where the plain tile does not fit the last dim as it is. 2 rows x 4 vectors: 8 accumulators,
-   per reduce step 4 vector loads and 2 broadcasts. Each vector serves two rows only, so the
-   columns' operand for the whole reduce (K x 32 floats) must stay in L1 (src/tensor/nn_ops.c
-   stores a convolution's weight for it only then): a longer reduce keeps the other tiles and
-   their K blocking. The output dim it takes is -1 if none fits. */
-enum { TILE_M_CHANNELS = 2, TILE_N_CHANNELS = 32, CHANNEL_TILE_BYTES = 24 << 10 };
-static int channel_tile_dim(cg_lowered *l) {
+/* The channel tile: TM x TN with output dim d as its columns (COLS d), where the plain tile does
+   not fit the last dim as it is: 2 rows x 4 vectors (32 columns), else 4 rows x 2 vectors (16):
+   8 accumulators, per reduce step TN/8 vector loads and TM broadcasts. Each vector serves the
+   tile's few rows only, so the columns' operand for the whole reduce (K x TN floats) must stay in
+   L1 (src/tensor/nn_ops.c stores a convolution's weight for it only then): a longer reduce keeps
+   the other tiles and their K blocking. The output dim it takes (-1 if none fits) and *tm, *tn. */
+static const int64_t channel_tiles[][2] = {{2, 32}, {4, 16}};
+enum { CHANNEL_TILE_BYTES = 24 << 10 };
+static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn) {
   cg_ptrmap seen = {0};
   int64_t k = reduce_length(l->sink, &seen);
   cg_ptrmap_free(&seen);
-  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || !k || k * TILE_N_CHANNELS * 4 > CHANNEL_TILE_BYTES) return -1;
+  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || !k || l->param_dtype[0] != CG_F32 ||
+      l->nglobal + 3 > CG_MAX_DIMS)
+    return -1;
   int last = l->nglobal - 1;
   uop *gl = l->global_range[last];
-  for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
-    uop *gd = l->global_range[d];
-    if (gd->src[0]->op == OP_CONST && (gd->vmax + 1) % TILE_N_CHANNELS == 0 && gl->src[0]->op == OP_CONST &&
-        (gl->vmax + 1) % TILE_M_CHANNELS == 0 && l->param_dtype[0] == CG_F32 && l->nglobal + 3 <= CG_MAX_DIMS &&
-        is_matmul_shaped(l, gl, gd, TILE_N_CHANNELS))
-      return d;
+  for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
+    *tm = channel_tiles[t][0], *tn = channel_tiles[t][1];
+    if (k * *tn * 4 > CHANNEL_TILE_BYTES || gl->src[0]->op != OP_CONST || (gl->vmax + 1) % *tm) continue;
+    for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
+      uop *gd = l->global_range[d];
+      if (gd->src[0]->op == OP_CONST && (gd->vmax + 1) % *tn == 0 && is_matmul_shaped(l, gl, gd, *tn)) return d;
+    }
   }
   return -1;
 }
@@ -870,10 +874,11 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
-  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l);
+  int64_t ctm = 0, ctn = 0;
+  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn);
   if (channels >= 0) {
     push(out, CG_OPT_COLS, channels, 0);
-    push(out, CG_OPT_TILE, TILE_M_CHANNELS, TILE_N_CHANNELS);
+    push(out, CG_OPT_TILE, (int)ctm, (int)ctn);
     return;
   }
   if (!plain && l->nglobal >= 2) {

@@ -304,13 +304,19 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    four vector loads per 8 FMAs that L2 could not feed; larger ones keep the row tile. float32
    only (the tile's vectors), and a reduce as long as the row tile's cropped store needs (a short
    one is store-bound, measured only in the row tile's layout). */
-enum { CONV_OC_VECTOR = 32, CHANNEL_TILE_WEIGHT_BYTES = 24 << 10 };
-static int channel_tile_fits(cg_tensor *x, cg_tensor *w, int n, int groups) {
+enum { CHANNEL_TILE_WEIGHT_BYTES = 24 << 10 };
+/* the channel tile's rows (pixels of an output row) for this convolution, 0 if it takes none:
+   2 x 32 channels, else 4 x 16 (opt.c channel_tiles; the same order) */
+static int channel_tile_rows(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols) {
+  static const int64_t tiles[][2] = {{2, 32}, {4, 16}};
   cg_shape ws = w->u->shape;
   int64_t reduce = ws.d[1];
   for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
-  return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && ws.d[0] % CONV_OC_VECTOR == 0 &&
-         reduce >= CROP_IN_KERNEL_MIN_REDUCE && reduce * CONV_OC_VECTOR * 4 <= CHANNEL_TILE_WEIGHT_BYTES;
+  if (groups != 1 || x->u->dtype != CG_F32 || w->u->dtype != CG_F32) return 0;
+  for (int t = 0; t < 2; t++)
+    if (ws.d[0] % tiles[t][1] == 0 && out_cols % tiles[t][0] == 0 && reduce * tiles[t][1] * 4 <= CHANNEL_TILE_WEIGHT_BYTES)
+      return (int)tiles[t][0];
+  return 0;
 }
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
   cg_axes to = {n + 2, {0}}, back = {n + 2, {n + 1}};
@@ -329,11 +335,11 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  int channel_tile = channel_tile_fits(x, w, n, c->groups);
+  int channel_tile = channel_tile_rows(x, w, n, c->groups, o[n - 1]) > 0;
   if (channel_tile) w = weight_channels_last(w, n);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
   /* the channel tile's rows are pixel pairs of an output row, its stores single floats */
-  *store = channel_tile ? o[n - 1] % 2 == 0 : crop_in_kernel(ws.d, n, o[n - 1], f.wide);
+  *store = channel_tile || crop_in_kernel(ws.d, n, o[n - 1], f.wide);
   if (!*store) y = cg_contiguous(y);
   CG_CHECK(y);
   /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
