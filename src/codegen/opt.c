@@ -315,22 +315,33 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
    the other tiles and their K blocking. The output dim it takes (-1 if none fits) and *tm, *tn. */
 static const int64_t channel_tiles[][2] = {{2, 32}, {4, 16}};
 enum { CHANNEL_TILE_BYTES = 24 << 10 };
+static int64_t channel_tile_of(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *tn) {
+  for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
+    int64_t tm = channel_tiles[t][0];
+    *tn = channel_tiles[t][1];
+    if (reduce >= 2 && reduce * *tn * 4 <= CHANNEL_TILE_BYTES && rows % tm == 0 && cols_dim % *tn == 0) return tm;
+  }
+  return 0;
+}
+
+int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce) {
+  int64_t tn;
+  return (int)channel_tile_of(cols_dim, rows, reduce, &tn);
+}
+
 static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn) {
   cg_ptrmap seen = {0};
   int64_t k = reduce_length(l->sink, &seen);
   cg_ptrmap_free(&seen);
-  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || !k || l->param_dtype[0] != CG_F32 ||
-      l->nglobal + 3 > CG_MAX_DIMS)
+  if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || l->param_dtype[0] != CG_F32 ||
+      l->nglobal + 3 > CG_MAX_DIMS || l->global_range[l->nglobal - 1]->src[0]->op != OP_CONST)
     return -1;
   int last = l->nglobal - 1;
-  uop *gl = l->global_range[last];
-  for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
-    *tm = channel_tiles[t][0], *tn = channel_tiles[t][1];
-    if (k * *tn * 4 > CHANNEL_TILE_BYTES || gl->src[0]->op != OP_CONST || (gl->vmax + 1) % *tm) continue;
-    for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
-      uop *gd = l->global_range[d];
-      if (gd->src[0]->op == OP_CONST && (gd->vmax + 1) % *tn == 0 && is_matmul_shaped(l, gl, gd, *tn)) return d;
-    }
+  for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
+    uop *gd = l->global_range[d];
+    if (gd->src[0]->op != OP_CONST) continue;
+    *tm = channel_tile_of(gd->vmax + 1, l->global_range[last]->vmax + 1, k, tn);
+    if (*tm && is_matmul_shaped(l, l->global_range[last], gd, *tn)) return d;
   }
   return -1;
 }

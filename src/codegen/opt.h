@@ -5,6 +5,7 @@
 #ifndef CG_OPT_H
 #define CG_OPT_H
 #include <stddef.h>
+#include <stdint.h>
 #include "lower.h"
 
 typedef enum {
@@ -25,6 +26,11 @@ typedef struct { int kind, amt, amt2; } cg_opt;
 enum { CG_MAX_OPTS = 4 };
 typedef struct { int n; cg_opt o[CG_MAX_OPTS]; } cg_opt_list;
 
+/* The channel tile (opt.c): a register tile along an output dim of `cols_dim` elements (a
+   convolution's output channels, their operand unit-stride along it) with the last dim's `rows`
+   elements as its rows, for a reduce of `reduce` steps: the tile's rows (2 or 4), or 0 if none
+   fits. src/tensor/nn_ops.c stores a convolution's weight channels-last where this says yes. */
+int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce);
 /* The heuristics' list for this kernel (leaves l as it was). */
 void cg_opts_choose(cg_lowered *l, cg_opt_list *out);
 /* Apply a list in order; -1 if an action does not fit this kernel (l is then unusable). */

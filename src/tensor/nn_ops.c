@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cgrad.h"
 #include "tensor.h"
+#include "../codegen/opt.h"
 
 static int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -280,9 +281,10 @@ static cg_tensor *flat_windows(cg_tensor *xf, const flat_layout *f, const int64_
 /* Where the flat result is stored. With a long reduce per output (conv2 of the demo: 16 x 3 x 3)
    the kernel stores the cropped output itself: each output row runs at the W' flat columns (the
    register tile's multiple, opt.c's WIDEN) and the store is gated to the O_n real ones, the tile's
-   stores a small part of its work. With a short one (conv1: 1 x 3 x 3) the stores are most of the
-   work, and rows of O_n floats make them unaligned and masked (2x slower measured): the flat P
-   outputs are stored as they are, and consumers read the crop through a view. So are rows that
+   stores a small part of its work. With a short one (1 x 3 x 3, without the channel tile below)
+   the stores are most of the work, and rows of O_n floats make them unaligned and masked (2x
+   slower measured): the flat P outputs are stored as they are, and consumers read the crop
+   through a view. So are rows that
    WIDEN would not take (more than a quarter of wasted columns, WIDEN_MAX_WASTE in opt.c, or a
    flat row narrower than the widened one): there the cropped kernel would get no tile. */
 enum { CROP_IN_KERNEL_MIN_REDUCE = 64, CROP_TILE_COLS = 16, CROP_MAX_WASTE = 4 };
@@ -293,31 +295,26 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
   return reduce >= CROP_IN_KERNEL_MIN_REDUCE && (wide - out_cols) * CROP_MAX_WASTE <= out_cols && flat_cols >= wide;
 }
 
-/* Output channels in vectors: with one group and a multiple of CONV_OC_VECTOR output channels
-   the weight is stored channels-last, (cin, *k, cout), and read through a view with the original
-   axes. Its loads are then unit-stride along the output channels, and opt.c's register tile runs
-   along them (COLS, TILE 2x32: 8 output channels a vector, 2 pixels a broadcast input value)
-   instead of along the flat pixels, where each row's 16 computed columns hold 14 outputs and two
-   of each tap's three loads are unaligned: conv2's kernel 6.1-6.9 -> 4.0-4.6 ms (2 threads, hand
-   version timed first). The copy is of the weight alone (4608 floats for conv2). Only where the
-   weights one tile reads (cin x taps x 32 floats) stay in L1: each is used for two pixels only,
-   four vector loads per 8 FMAs that L2 could not feed; larger ones keep the row tile. float32
-   only (the tile's vectors), and a reduce as long as the row tile's cropped store needs (a short
-   one is store-bound, measured only in the row tile's layout). */
-enum { CHANNEL_TILE_WEIGHT_BYTES = 24 << 10 };
-/* the channel tile's rows (pixels of an output row) for this convolution, 0 if it takes none:
-   2 x 32 channels, else 4 x 16 (opt.c channel_tiles; the same order) */
-static int channel_tile_rows(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols) {
-  static const int64_t tiles[][2] = {{2, 32}, {4, 16}};
+/* Output channels in vectors: where opt.c's channel tile fits (cg_channel_tile_rows: 32k output
+   channels with rows of 2 pixels, or 16k with rows of 4; the weights of one tile's columns, cin x
+   taps x 32 or 16 floats, within 24 KiB so they stay in L1), float32, one group and more than one
+   sample (the threads' loop; a lone sample's dim is dropped when lowered), the weight is stored
+   channels-last, (cin, *k, cout), and read through a view with the original axes. Its loads are
+   then unit-stride along the output channels, and the register tile runs along them (COLS, TILE
+   2x32 or 4x16: 8 output channels a vector load, a pixel a broadcast input value) instead of along
+   the flat pixels, where conv2's rows of 16 computed columns hold 14 outputs and two of each
+   tap's three loads are unaligned: conv2's forward kernel 7.9 -> 7.0 ms (one thread). The kernel
+   stores the cropped output itself, whatever the reduce's length (the tile's stores are single
+   floats): conv1 of the demo (one input channel) loses its flat output and crop copy, 1.6-2.6 ->
+   1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). */
+static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols) {
   cg_shape ws = w->u->shape;
   int64_t reduce = ws.d[1];
   for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
-  if (groups != 1 || x->u->dtype != CG_F32 || w->u->dtype != CG_F32) return 0;
-  for (int t = 0; t < 2; t++)
-    if (ws.d[0] % tiles[t][1] == 0 && out_cols % tiles[t][0] == 0 && reduce * tiles[t][1] * 4 <= CHANNEL_TILE_WEIGHT_BYTES)
-      return (int)tiles[t][0];
-  return 0;
+  return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && x->u->shape.d[0] > 1 &&
+         cg_channel_tile_rows(ws.d[0], out_cols, reduce) > 0;
 }
+
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
   cg_axes to = {n + 2, {0}}, back = {n + 2, {n + 1}};
   for (int j = 0; j <= n; j++) to.v[j] = j + 1, back.v[j + 1] = j;
@@ -335,11 +332,10 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  int channel_tile = channel_tile_rows(x, w, n, c->groups, o[n - 1]) > 0;
-  if (channel_tile) w = weight_channels_last(w, n);
+  int channels = channel_tile(x, w, n, c->groups, o[n - 1]);
+  if (channels) w = weight_channels_last(w, n);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
-  /* the channel tile's rows are pixel pairs of an output row, its stores single floats */
-  *store = channel_tile || crop_in_kernel(ws.d, n, o[n - 1], f.wide);
+  *store = channels || crop_in_kernel(ws.d, n, o[n - 1], f.wide);
   if (!*store) y = cg_contiguous(y);
   CG_CHECK(y);
   /* (N, Cout, P) -> (N, Cout, o_1, *to[1..]) -> the outputs */
