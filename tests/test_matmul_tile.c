@@ -162,6 +162,8 @@ static void test_conv_rows_widened(void) {
   check_conv3x3(3, 32, 16, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
   /* 32 output channels, but a tile's weights (32 x 9 x 32 floats, 36 KiB) would not stay in L1 */
   check_conv3x3(2, 32, 32, 6, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
+  /* one sample: its dim is dropped when lowered and the channels are the threads' loop */
+  check_conv3x3(1, 16, 32, 14, 14, "ROWS 0, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
 }
 
 /* 32 output channels: the weight is stored channels-last (src/tensor/nn_ops.c) and the tile runs
