@@ -41,6 +41,16 @@ double th_max_diff(cg_tensor *t, const float *expect, int n) {
   return m;
 }
 
+float *th_values(int64_t n, int seed) {
+  float *v = malloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 31, x *= 0x94D049BB133111EBULL, x ^= x >> 29;
+    v[i] = (float)((double)(x >> 40) / (double)(1 << 23)) - 1.0f;
+  }
+  return v;
+}
+
 double th_conv3x3_error(const float *got, const float *x, const float *w, int N, int CI, int CO, int H, int W) {
   double worst = 0;
   for (int n = 0; n < N; n++)

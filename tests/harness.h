@@ -42,6 +42,8 @@ float *th_floats(cg_tensor *t);
 long th_rss_kb(void);
 /* Max |a-b| between a float32 tensor and expected values. */
 double th_max_diff(cg_tensor *t, const float *expect, int n);
+/* n deterministic values in [-1, 1) for seed (malloc'ed). */
+float *th_values(int64_t n, int seed);
 /* Worst error of got, a 3x3 convolution (padding 1, stride 1) of x (N, CI, H, W) by w (CO, CI,
    3, 3), against a double host loop, relative to each output's sum of |terms|. */
 double th_conv3x3_error(const float *got, const float *x, const float *w, int N, int CI, int CO, int H, int W);

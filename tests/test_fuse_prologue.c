@@ -6,16 +6,6 @@
 #include <string.h>
 #include "harness.h"
 
-static float *values(int64_t n, int seed) { /* deterministic values in [-1, 1) */
-  float *v = malloc((size_t)n * sizeof *v);
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
-    x ^= x >> 31, x *= 0x94D049BB133111EBULL, x ^= x >> 29;
-    v[i] = (float)((double)(x >> 40) / (double)(1 << 23)) - 1.0f;
-  }
-  return v;
-}
-
 static int fuses(void) { return !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP"); }
 
 static const int64_t ONE[2] = {1, 1};
@@ -23,7 +13,7 @@ static const int64_t ONE[2] = {1, 1};
 /* conv2d 3x3 of fresh x and w: its value checked, and `launches` kernels run for it where the
    schedule has `scheduled` (CPU and INTERP; GPUs run what they schedule) */
 static void check_conv(int N, int CI, int CO, int H, int W, int scheduled, int launches) {
-  float *x = values((int64_t)N * CI * H * W, 1), *w = values((int64_t)CO * CI * 9, 2);
+  float *x = th_values((int64_t)N * CI * H * W, 1), *w = th_values((int64_t)CO * CI * 9, 2);
   cg_tensor *y = cg_conv2d(cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL),
                            cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1);
   if (fuses()) CHECK_EQ_INT(cg_count_kernels(&y, 1), scheduled); /* GPUs keep the windows */
@@ -48,7 +38,7 @@ static void test_big_slab_runs_apart(void) { check_conv(3, 32, 16, 14, 14, 2, 2)
 /* the same padded x read by two convolutions (one stored value, two readers): not fused */
 static void test_shared_copy_runs_apart(void) {
   int N = 2, CI = 4, CO = 8, H = 6, W = 7;
-  float *x = values((int64_t)N * CI * H * W, 3), *w1 = values(CO * CI * 9, 4), *w2 = values(CO * CI * 9, 5);
+  float *x = th_values((int64_t)N * CI * H * W, 3), *w1 = th_values(CO * CI * 9, 4), *w2 = th_values(CO * CI * 9, 5);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   cg_tensor *y[2] = {cg_conv2d(tx, cg_from_data(w1, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1),
                      cg_conv2d(tx, cg_from_data(w2, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1)};
@@ -74,7 +64,7 @@ static void test_shared_copy_runs_apart(void) {
    assignment of a convolution of x back into x reads x's old values. */
 static void test_fused_copy_is_not_kept(void) {
   int N = 2, CI = 8, CO = 8, H = 6, W = 14;
-  float *x = values((int64_t)N * CI * H * W, 6), *w1 = values(CO * CI * 9, 7), *w2 = values(CO * CI * 9, 8);
+  float *x = th_values((int64_t)N * CI * H * W, 6), *w1 = th_values(CO * CI * 9, 7), *w2 = th_values(CO * CI * 9, 8);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   cg_tensor *tw1 = cg_from_data(w1, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
   cg_tensor *tw2 = cg_from_data(w2, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);

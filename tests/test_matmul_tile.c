@@ -8,20 +8,6 @@
 #include <string.h>
 #include "harness.h"
 
-static float value(int64_t i, int seed) { /* deterministic values in [-1, 1) */
-  uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + (uint64_t)seed * 0xBF58476D1CE4E5B9ULL;
-  x ^= x >> 31;
-  x *= 0x94D049BB133111EBULL;
-  x ^= x >> 29;
-  return (float)((double)(x >> 40) / (double)(1 << 23)) - 1.0f;
-}
-
-static float *values(int64_t n, int seed) {
-  float *v = malloc((size_t)n * sizeof *v);
-  for (int64_t i = 0; i < n; i++) v[i] = value(i, seed);
-  return v;
-}
-
 /* a (batch, m, k) @ b (batch, k, n), b given transposed (batch, n, k) when bt */
 static double max_rel_error(const float *got, const float *a, const float *b, int batch, int m, int k,
                             int n, int bt) {
@@ -44,7 +30,7 @@ static double max_rel_error(const float *got, const float *a, const float *b, in
 /* runs one case; expect_kernels < 0: don't check the count */
 enum { COMPUTED_B = 1, COMPUTED_A = 2 };
 static void check_case(int batch, int m, int k, int n, int bt, int computed, int expect_kernels) {
-  float *a = values((int64_t)batch * m * k, 1), *b = values((int64_t)batch * k * n, 2);
+  float *a = th_values((int64_t)batch * m * k, 1), *b = th_values((int64_t)batch * k * n, 2);
   cg_tensor *ta = cg_from_data(a, CG_F32, CG_SHAPE(batch, m, k), NULL);
   cg_tensor *tb = bt ? cg_transpose(cg_from_data(b, CG_F32, CG_SHAPE(batch, n, k), NULL), 1, 2)
                      : cg_from_data(b, CG_F32, CG_SHAPE(batch, k, n), NULL);
@@ -101,7 +87,7 @@ static void test_k_blocked(void) {
 
 static void test_k_blocked_epilogue(void) {
   enum { M = 128, K = 2048, N = 160 };
-  float *a = values((int64_t)M * K, 3), *b = values((int64_t)K * N, 4), *bias = values(N, 5);
+  float *a = th_values((int64_t)M * K, 3), *b = th_values((int64_t)K * N, 4), *bias = th_values(N, 5);
   cg_tensor *ta = cg_from_data(a, CG_F32, CG_SHAPE(M, K), NULL), *tb = cg_from_data(b, CG_F32, CG_SHAPE(K, N), NULL);
   cg_tensor *y = cg_relu(cg_add(cg_matmul(ta, tb), cg_from_data(bias, CG_F32, CG_SHAPE(N), NULL)));
   int c_dialect = !strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP");
@@ -132,7 +118,7 @@ static int c_dialect(void) { return !strcmp(cg_default_device(), "CPU") || !strc
    on the C backends the kernel computing it has the opts `opts`, the realize `kernels` kernels
    and the source the text `src_want` */
 static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_want, int kernels, const char *src_want) {
-  float *x = values((int64_t)N * CI * H * W, 6), *w = values((int64_t)CO * CI * 9, 7);
+  float *x = th_values((int64_t)N * CI * H * W, 6), *w = th_values((int64_t)CO * CI * 9, 7);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   cg_tensor *tw = cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
   const int64_t one[2] = {1, 1};
@@ -182,7 +168,7 @@ static void test_conv_channel_tile(void) {
    the values against the host loop (float32 inputs, exact in float64) */
 static void test_conv_f64_no_channel_tile(void) {
   int N = 2, CI = 16, CO = 32, H = 6, W = 14;
-  float *x = values((int64_t)N * CI * H * W, 8), *w = values((int64_t)CO * CI * 9, 9);
+  float *x = th_values((int64_t)N * CI * H * W, 8), *w = th_values((int64_t)CO * CI * 9, 9);
   cg_tensor *tx = cg_cast(cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL), CG_F64);
   cg_tensor *tw = cg_cast(cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), CG_F64);
   const int64_t one[2] = {1, 1};

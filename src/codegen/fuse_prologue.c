@@ -60,32 +60,9 @@ static interval *index_bounds(const cg_program *p, int zero) {
   return iv;
 }
 
-enum { MAX_INDEX_VISITS = 4096 };
-
-/* idx as c*r + (terms without r): c; *ok = 0 where r enters any other way (a product of two
-   values that use it, a division, a cast...), where c overflows, or where the expression takes
-   more than *budget steps to follow (a DAG walked as a tree) */
-static int64_t affine_coef(const cg_program *p, int idx, int r, int *budget, int *ok) {
-  const cg_inst *in = &p->ins[idx];
-  if (idx == r) return 1;
-  if (idx < r || in->op == OP_CONST || in->op == OP_RANGE) return 0; /* before r: cannot use it */
-  if (!*ok || --*budget < 0) return *ok = 0;
-  int64_t a = in->nsrc > 0 ? affine_coef(p, in->src[0], r, budget, ok) : 0;
-  int64_t b = in->nsrc > 1 ? affine_coef(p, in->src[1], r, budget, ok) : 0, c;
-  int64_t k = in->nsrc > 1 && p->ins[in->src[1]].op == OP_CONST ? p->ins[in->src[1]].ival : 0;
-  if (in->op == OP_ADD && in->dtype == CG_I64 && !__builtin_add_overflow(a, b, &c)) return c;
-  if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[1]].op == OP_CONST && !__builtin_mul_overflow(a, k, &c))
-    return c;
-  if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[0]].op == OP_CONST &&
-      !__builtin_mul_overflow(b, p->ins[in->src[0]].ival, &c))
-    return c;
-  for (int s = 2; s < in->nsrc; s++) a |= affine_coef(p, in->src[s], r, budget, ok);
-  if (a || b || in->op == OP_ADD || in->op == OP_MUL) *ok = 0; /* r inside, or an overflow */
-  return 0;
-}
-
 /* every access (stores when `stores`, else loads) of param k indexes n*slab + [0, slab) with n
-   the thread loop (the index affine in n, the rest bounded with n pinned to 0), and there is at
+   the thread loop (n*slab a plain term of the index sum, cg_lane_coef, so the rest does not use
+   n and is bounded with n pinned to 0), and there is at
    least one; the other kind of access to k there is none. That the copy writes all of its slab
    needs no proof: a kernel stores every element of its output once, and iteration n can store
    only into slab n. */
@@ -96,9 +73,8 @@ static int slab_accesses(const cg_program *p, int k, int stores, int64_t slab) {
     const cg_inst *in = &p->ins[i];
     if ((in->op != OP_LOAD && in->op != OP_STORE) || p->ins[in->src[0]].ival != k) continue;
     interval b = iv[in->src[1]];
-    int affine = 1, budget = MAX_INDEX_VISITS;
-    int64_t coef = affine_coef(p, in->src[1], p->thread_ins, &budget, &affine);
-    ok = (in->op == OP_STORE) == stores && affine && coef == slab && b.ok && b.lo >= 0 && b.hi < slab;
+    ok = (in->op == OP_STORE) == stores && cg_lane_coef(p, in->src[1], p->thread_ins) == slab && b.ok && b.lo >= 0 &&
+         b.hi < slab;
     n++;
   }
   free(iv);

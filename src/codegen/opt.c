@@ -330,12 +330,12 @@ int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce) {
 }
 
 static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn) {
-  cg_ptrmap seen = {0};
-  int64_t k = reduce_length(l->sink, &seen);
-  cg_ptrmap_free(&seen);
   if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || l->param_dtype[0] != CG_F32 ||
       l->nglobal + 3 > CG_MAX_DIMS || l->global_range[l->nglobal - 1]->src[0]->op != OP_CONST)
     return -1;
+  cg_ptrmap seen = {0};
+  int64_t k = reduce_length(l->sink, &seen);
+  cg_ptrmap_free(&seen);
   int last = l->nglobal - 1;
   for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
     uop *gd = l->global_range[d];

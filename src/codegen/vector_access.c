@@ -172,6 +172,7 @@ static int64_t lane_coef_in(const cg_program *p, int idx, int r, int *terms, cha
   }
   if (in->op == OP_MUL && (in->src[0] == r || in->src[1] == r)) {
     const cg_inst *k = &p->ins[in->src[in->src[0] == r ? 1 : 0]];
+    if (k->op != OP_CONST) *terms = 2; /* r times a value: not a plain term either */
     return k->op == OP_CONST && ++*terms == 1 ? k->ival : 0;
   }
   if (uses(p, idx, r, memo)) *terms = 2; /* r somewhere else: not a plain term */
