@@ -1,6 +1,7 @@
 /* A copy run inside its reader's thread loop (src/codegen/fuse_prologue.c, src/engine/realize.c):
    a stride-1 convolution's padded copy of its input, slab by slab, into a scratch array. Values
    against a double host loop; launches counted by the stats (the schedule still has the copy). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +94,101 @@ static void test_fused_copy_is_not_kept(void) {
   free(w2);
 }
 
+/* d sum(conv(x, w) * g) / dw against a double host loop, relative to each output's sum of |terms| */
+static double weight_grad_error(const float *got, const float *x, const float *g, int N, int CI, int CO, int H, int W) {
+  double worst = 0;
+  for (int co = 0; co < CO; co++)
+    for (int ci = 0; ci < CI; ci++)
+      for (int t = 0; t < 9; t++) {
+        double sum = 0, mag = 0;
+        for (int n = 0; n < N; n++)
+          for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+              int r = i + t / 3 - 1, c = j + t % 3 - 1;
+              if (r < 0 || r >= H || c < 0 || c >= W) continue;
+              double v = (double)g[(((int64_t)n * CO + co) * H + i) * W + j] * x[(((int64_t)n * CI + ci) * H + r) * W + c];
+              sum += v, mag += fabs(v);
+            }
+        double e = fabs(got[((int64_t)co * CI + ci) * 9 + t] - sum) / (mag > 0 ? mag : 1);
+        if (!(e <= worst)) worst = e; /* a NaN stays */
+      }
+  return worst;
+}
+
+/* The weight gradient sums blocks of samples (nn_ops.c weight_grad_blocks: 4 of conv2's samples
+   a block, sized for L2), so one iteration of its thread loop reads k = 4 iterations of the
+   padded-x copy and of g's channels-last copy: both copies run inside it, k iterations each,
+   into two scratch slabs (70 and 112 KiB). 8 samples: two blocks, then the blocks' sum. */
+static void test_block_slabs_run_inside(void) {
+  int N = 8, CI = 16, CO = 32, H = 14, W = 14;
+  float *x = th_values((int64_t)N * CI * H * W, 9), *w = th_values(CO * CI * 9, 10),
+        *g = th_values((int64_t)N * CO * H * W, 11);
+  cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
+  cg_tensor *tw = cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL);
+  CHECK(cg_set_requires_grad(tw, 1) == 0);
+  cg_tensor *y = cg_conv2d(tx, tw, NULL, ONE, ONE, ONE, 1);
+  CHECK(cg_backward(cg_sum(cg_mul(y, cg_from_data(g, CG_F32, CG_SHAPE(N, CO, H, W), NULL)), CG_ALL, 0)) == 0);
+  cg_tensor *dw = cg_grad(tw);
+  int scheduled = cg_count_kernels(&dw, 1);
+  int64_t before = cg_get_stats().kernels_run;
+  CHECK(cg_realize(dw) == 0);
+  if (fuses()) CHECK_EQ_INT(cg_get_stats().kernels_run - before, scheduled - 2);
+  float *got = th_floats(dw);
+  double e = got ? weight_grad_error(got, x, g, N, CI, CO, H, W) : INFINITY;
+  if (!(e < 1e-5)) th_fail(__FILE__, __LINE__, "weight gradient: relative error %g", e);
+  free(got);
+  free(x);
+  free(w);
+  free(g);
+}
+
+/* The training step's loss (tools/train.c): per-example cross-entropy weighted and averaged,
+   its gradient realized with the loss in one schedule. There a copy (the per-example scale of
+   the gradient) runs inside a kernel that already keeps values in a scratch array of its own
+   (src/codegen/stage_output.c): the copy's inputs must still meet their arguments past that
+   scratch (it crashed). The gradient of the logits against a double host loop. */
+static void test_copy_into_kernel_with_scratch(void) {
+  enum { B = 64, C = 10 };
+  float *logit = th_values(B * C, 12), weight[B];
+  int32_t label[B];
+  double wsum = 0;
+  for (int i = 0; i < B; i++) /* some labels ignored (-100): the copy reads them */
+    label[i] = i % 7 == 3 ? -100 : (i * 7) % C, weight[i] = i % 5 ? 1.0f : 0.0f, wsum += weight[i];
+  cg_tensor *tl = cg_from_data(logit, CG_F32, CG_SHAPE(B, C), NULL);
+  cg_tensor *tw = cg_from_data(weight, CG_F32, CG_SHAPE(B), NULL);
+  CHECK(cg_set_requires_grad(tl, 1) == 0);
+  cg_tensor *losses = cg_cross_entropy(cg_mul(tl, cg_full(CG_SHAPE(1), 1.5, CG_F32)),
+                                       cg_from_data(label, CG_I32, CG_SHAPE(B), NULL), CG_REDUCTION_NONE, 0);
+  cg_tensor *loss = cg_div(cg_sum(cg_mul(losses, tw), CG_ALL, 0), cg_sum(tw, CG_ALL, 0));
+  CHECK(cg_backward(loss) == 0);
+  cg_tensor *all[2] = {cg_grad(tl), loss};
+  CHECK(cg_realize_all(all, 2) == 0);
+  float *got = th_floats(all[0]);
+  double worst = got ? 0 : INFINITY;
+  for (int i = 0; i < B && got; i++) {
+    double m = -INFINITY, z = 0;
+    for (int c = 0; c < C; c++) m = fmax(m, 1.5 * logit[i * C + c]);
+    for (int c = 0; c < C; c++) z += exp(1.5 * logit[i * C + c] - m);
+    for (int c = 0; c < C; c++) {
+      double p = exp(1.5 * logit[i * C + c] - m) / z, d = 1.5 * (p - (c == label[i])) * weight[i] / wsum;
+      if (label[i] == -100) d = 0;
+      double e = fabs(got[i * C + c] - d);
+      if (!(e <= worst)) worst = e; /* a NaN stays */
+    }
+  }
+  if (!(worst < 1e-6)) th_fail(__FILE__, __LINE__, "cross-entropy gradient: error %g", worst);
+  free(got);
+  free(logit);
+}
+
 int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"padded_copy_runs_inside", test_padded_copy_runs_inside},
     {"big_slab_runs_apart", test_big_slab_runs_apart},
     {"shared_copy_runs_apart", test_shared_copy_runs_apart},
     {"fused_copy_is_not_kept", test_fused_copy_is_not_kept},
+    {"block_slabs_run_inside", test_block_slabs_run_inside},
+    {"copy_into_kernel_with_scratch", test_copy_into_kernel_with_scratch},
     {NULL, NULL},
   };
   return th_run(tests, argc, argv);

@@ -213,13 +213,17 @@ static int writer_item(const cg_schedule *s, int slot, int before) {
 }
 
 /* item j's program becomes the fused one (rendered, looked up in the kernel cache), j reads
-   i's inputs too, and i runs nothing */
-static void take_over(cg_schedule *s, prepared *list, int i, int j, cg_program *f) {
+   i's inputs too, and i runs nothing. The fused program's params are j's (its scratch arrays,
+   which take no argument, last) and then i's inputs: the scratch places get `slot` (the fused
+   copy's buffer, never touched) so that i's inputs line up with their params. */
+static void take_over(cg_schedule *s, prepared *list, int i, int j, int slot, cg_program *f) {
   cg_device *dev = cg_device_get(list[j].dev);
   f->source = cg_render(f, dev->dialect ? dev->dialect : &cg_dialect_c);
   f->key = cg_hash_bytes(f->source, strlen(f->source), 0);
   cg_sched_item *ci = &s->items[j], *pi = &s->items[i];
-  ci->ins = cg_xrealloc(ci->ins, (size_t)(ci->nins + pi->nins) * sizeof(int));
+  int scratch = list[j].prog->nparams - 1 - ci->nins;
+  ci->ins = cg_xrealloc(ci->ins, (size_t)(ci->nins + scratch + pi->nins) * sizeof(int));
+  while (scratch-- > 0) ci->ins[ci->nins++] = slot;
   memcpy(ci->ins + ci->nins, pi->ins, (size_t)pi->nins * sizeof(int));
   ci->nins += pi->nins;
   cg_program_free(list[j].prog);
@@ -245,9 +249,8 @@ static int fuse_copies(cg_schedule *s, uop **targets, int ntargets, prepared *li
       if (i < 0 || !list[i].prog || list[i].dev != list[j].dev || !fusable_pair(s, targets, ntargets, i, j, slot)) continue;
       cg_program *f = cg_fuse_prologue(list[i].prog, list[j].prog, k + 1);
       if (!f) continue;
-      take_over(s, list, i, j, f);
+      take_over(s, list, i, j, slot, f);
       fused = 1;
-      break; /* the fused program has a local param: fuse_prologue takes no more */
     }
   }
   return fused ? compile_all(list, s->nitems) : 0;
