@@ -67,7 +67,7 @@ double th_conv3x3_error(const float *got, const float *x, const float *w, int N,
                 acc += t, mag += fabs(t);
               }
           double e = fabs(got[(((int64_t)n * CO + co) * H + h) * W + v] - acc) / (mag + 1e-30);
-          if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+          worst = th_worst(worst, e);
         }
   return worst;
 }

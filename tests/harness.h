@@ -44,6 +44,8 @@ long th_rss_kb(void);
 double th_max_diff(cg_tensor *t, const float *expect, int n);
 /* n deterministic values in [-1, 1) for seed (malloc'ed). */
 float *th_values(int64_t n, int seed);
+/* the worse of a running worst error and e, a NaN counting as infinitely bad (fmax would drop it) */
+static inline double th_worst(double worst, double e) { return isnan(e) ? INFINITY : e > worst ? e : worst; }
 /* Worst error of got, a 3x3 convolution (padding 1, stride 1) of x (N, CI, H, W) by w (CO, CI,
    3, 3), against a double host loop, relative to each output's sum of |terms|. */
 double th_conv3x3_error(const float *got, const float *x, const float *w, int N, int CI, int CO, int H, int W);

@@ -23,7 +23,7 @@ static void compare_with_cpu(const char *device) {
     float *g = th_floats(got[k]), *w = th_floats(want[k]);
     int64_t n = cg_numel(want[k]);
     double worst = 0;
-    for (int64_t i = 0; g && w && i < n; i++) worst = fmax(worst, fabs(g[i] - w[i]) / (1 + fabs(w[i])));
+    for (int64_t i = 0; g && w && i < n; i++) worst = th_worst(worst, fabs(g[i] - w[i]) / (1 + fabs(w[i])));
     CHECK(g && w && worst < 1e-5);
     free(g);
     free(w);

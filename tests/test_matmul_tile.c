@@ -143,11 +143,10 @@ static void check_conv3x3(int N, int CI, int CO, int H, int W, const char *opts_
 
 /* The flat-layout convolution's kernel stores the cropped output itself: its output channels
    become the tile's rows (ROWS) and each row's 14 pixels run as 16 with the store gated
-   (WIDEN, 8 lanes at a time); two kernels, the padded copy of x and the convolution */
+   (WIDEN, 8 lanes at a time); two kernels, the padded copy of x and the convolution. Here where
+   no channel tile fits: 24 output channels, neither 16k nor 32k */
 static void test_conv_rows_widened(void) {
-  check_conv3x3(3, 32, 16, 14, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
-  /* 32 output channels, but a tile's weights (32 x 9 x 32 floats, 36 KiB) would not stay in L1 */
-  check_conv3x3(2, 32, 32, 6, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
+  check_conv3x3(2, 32, 24, 6, 14, "ROWS 1, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
   /* one sample: its dim is dropped when lowered and the channels are the threads' loop */
   check_conv3x3(1, 16, 32, 14, 14, "ROWS 0, WIDEN 16, TILE 4x16", 2, "cg_maskstore8(data0 + ");
 }
@@ -162,6 +161,12 @@ static void test_conv_channel_tile(void) {
   check_conv3x3(2, 1, 32, 4, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8("); /* a reduce of 9 */
   /* 16 output channels (conv1 of the demo: one input channel, 28 columns): 4 pixels x 16 */
   check_conv3x3(2, 1, 16, 5, 28, "COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
+  /* 16 output channels, rows of 14 pixels: run as 16 (WIDEN 4), the store gated (conv2's input
+     gradient of the demo has this shape) */
+  check_conv3x3(3, 32, 16, 14, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
+  /* 32 output channels whose 2 x 32 tile's weights (32 x 9 x 32 floats, 36 KiB) would not stay
+     in L1: 4 x 16 (18 KiB) */
+  check_conv3x3(2, 32, 32, 6, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
 }
 
 /* float64 with 32 output channels: no channel tile (its vectors are float32) and no weight copy;

@@ -312,24 +312,34 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
    8 accumulators, per reduce step TN/8 vector loads and TM broadcasts. Each vector serves the
    tile's few rows only, so the columns' operand for the whole reduce (K x TN floats) must stay in
    L1 (src/tensor/nn_ops.c stores a convolution's weight for it only then): a longer reduce keeps
-   the other tiles and their K blocking. The output dim it takes (-1 if none fits) and *tm, *tn. */
+   the other tiles and their K blocking. The rows (the last dim: a convolution's pixels of one
+   output row) are taken as they are where a tile divides them, else widened (WIDEN first) to a
+   multiple of TM: conv2's input gradient (16 channels, rows of 14 pixels run as 16) gets 4 x 16,
+   its two extra pixels computed and not stored, as its row tile computed them.
+   The output dim it takes (-1 if none fits), *tm, *tn and *wide (the rows, widened or not). */
 static const int64_t channel_tiles[][2] = {{2, 32}, {4, 16}};
 enum { CHANNEL_TILE_BYTES = 24 << 10 };
-static int64_t channel_tile_of(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *tn) {
-  for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
-    int64_t tm = channel_tiles[t][0];
-    *tn = channel_tiles[t][1];
-    if (reduce >= 2 && reduce * *tn * 4 <= CHANNEL_TILE_BYTES && rows % tm == 0 && cols_dim % *tn == 0) return tm;
-  }
+enum { WIDEN_MAX_WASTE = 4 }; /* WIDEN: at most a quarter more columns */
+static int64_t channel_tile_of(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *tn, int64_t *wide) {
+  for (int widened = 0; widened < 2; widened++)
+    for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
+      int64_t tm = channel_tiles[t][0], w = (rows + tm - 1) / tm * tm;
+      *tn = channel_tiles[t][1], *wide = w;
+      if ((widened ? w != rows && (w - rows) * WIDEN_MAX_WASTE <= rows : w == rows) && reduce >= 2 &&
+          reduce * *tn * 4 <= CHANNEL_TILE_BYTES && cols_dim % *tn == 0)
+        return tm;
+    }
   return 0;
 }
 
-int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce) {
+int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *wide) {
   int64_t tn;
-  return (int)channel_tile_of(cols_dim, rows, reduce, &tn);
+  return (int)channel_tile_of(cols_dim, rows, reduce, &tn, wide);
 }
 
-static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn) {
+static int64_t widen_fits(cg_lowered *l, int64_t multiple);
+
+static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wide) {
   if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || l->param_dtype[0] != CG_F32 ||
       l->nglobal + 3 > CG_MAX_DIMS || l->global_range[l->nglobal - 1]->src[0]->op != OP_CONST)
     return -1;
@@ -337,11 +347,13 @@ static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn) {
   int64_t k = reduce_length(l->sink, &seen);
   cg_ptrmap_free(&seen);
   int last = l->nglobal - 1;
+  int64_t rows = l->global_range[last]->vmax + 1;
   for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
     uop *gd = l->global_range[d];
     if (gd->src[0]->op != OP_CONST) continue;
-    *tm = channel_tile_of(gd->vmax + 1, l->global_range[last]->vmax + 1, k, tn);
-    if (*tm && is_matmul_shaped(l, l->global_range[last], gd, *tn)) return d;
+    *tm = channel_tile_of(gd->vmax + 1, rows, k, tn, wide);
+    if (*tm && (*wide == rows || widen_fits(l, *tm) == *wide) && is_matmul_shaped(l, l->global_range[last], gd, *tn))
+      return d;
   }
   return -1;
 }
@@ -392,7 +404,6 @@ static void tile_apply(cg_lowered *l, int64_t tile_m, int64_t tile_n, int64_t jb
    index bounds), and the store gated to the real columns (a masked vector store in the C
    renderer): the tile fits and the crop copy (0.7 ms of conv2's forward) is gone. The lanes
    past the gate compute values nobody stores. */
-enum { WIDEN_MAX_WASTE = 4 }; /* at most a quarter more columns */
 
 static int loads_in_bounds(cg_lowered *l, uop *u, cg_ptrmap *seen) {
   if (cg_ptrmap_get(seen, u)) return 1;
@@ -857,7 +868,7 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_ORDER] = ~BIT(CG_OPT_INNER), /* after INNER only */
   [CG_OPT_WIDEN] = ~BIT(CG_OPT_ROWS), /* first, or after ROWS */
   [CG_OPT_ROWS] = ~0u, /* first or not at all */
-  [CG_OPT_COLS] = ~0u, /* first or not at all */
+  [CG_OPT_COLS] = ~BIT(CG_OPT_WIDEN), /* first, or after WIDEN (the channel tile's widened rows) */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -885,9 +896,10 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   out->n = 0;
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
-  int64_t ctm = 0, ctn = 0;
-  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn);
+  int64_t ctm = 0, ctn = 0, cwide = 0;
+  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn, &cwide);
   if (channels >= 0) {
+    if (cwide != l->global_range[l->nglobal - 1]->vmax + 1) push(out, CG_OPT_WIDEN, (int)ctm, 0);
     push(out, CG_OPT_COLS, channels, 0);
     push(out, CG_OPT_TILE, (int)ctm, (int)ctn);
     return;

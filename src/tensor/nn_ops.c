@@ -296,7 +296,9 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
 }
 
 /* Output channels in vectors: where opt.c's channel tile fits (cg_channel_tile_rows: 32k output
-   channels with rows of 2 pixels, or 16k with rows of 4; the weights of one tile's columns, cin x
+   channels with rows of 2 pixels, or 16k with rows of 4, a row's pixels run as a few more where
+   the flat layout has them (conv2's input gradient: 14 as 16, 5.4-5.9 -> 5.0-5.1 ms a pass, the
+   tile along its 16 channels instead of the pixels); the weights of one tile's columns, cin x
    taps x 32 or 16 floats, within 24 KiB so they stay in L1), float32, one group and more than one
    sample (the threads' loop; a lone sample's dim is dropped when lowered), the weight is stored
    channels-last, (cin, *k, cout), and read through a view with the original axes. Its loads are
@@ -307,12 +309,12 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    stores the cropped output itself, whatever the reduce's length (the tile's stores are single
    floats): conv1 of the demo (one input channel) loses its flat output and crop copy, 1.6-2.6 ->
    1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). */
-static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols) {
+static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols, int64_t flat_cols) {
   cg_shape ws = w->u->shape;
-  int64_t reduce = ws.d[1];
+  int64_t reduce = ws.d[1], wide;
   for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
   return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && x->u->shape.d[0] > 1 &&
-         cg_channel_tile_rows(ws.d[0], out_cols, reduce) > 0;
+         cg_channel_tile_rows(ws.d[0], out_cols, reduce, &wide) > 0 && wide <= flat_cols;
 }
 
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
@@ -332,7 +334,7 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  int channels = channel_tile(x, w, n, c->groups, o[n - 1]);
+  int channels = channel_tile(x, w, n, c->groups, o[n - 1], f.wide);
   if (channels) w = weight_channels_last(w, n);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
   *store = channels || crop_in_kernel(ws.d, n, o[n - 1], f.wide);
