@@ -33,9 +33,13 @@ static void check_conv(int N, int CI, int CO, int H, int W, int scheduled, int l
    sample) and the convolution are scheduled; the padded copy runs inside the convolution */
 static void test_padded_copy_runs_inside(void) { check_conv(5, 16, 32, 14, 14, 3, 2); }
 
-/* its input gradient's shape: a 34 KiB slab would not stay in L1, so the padded copy runs apart
-   (beside the weight's channels-last copy and the convolution) */
-static void test_big_slab_runs_apart(void) { check_conv(3, 32, 16, 14, 14, 3, 3); }
+/* its input gradient's shape (34 KiB a sample): fused too, beside the weight's channels-last copy;
+   with 48 input channels (52 KiB) the slab would not stay near L1, so both kernels run (the row
+   tile: a tile's weights, 48 x 9 x 16 floats, do not fit the channel tile's 24 KiB) */
+static void test_big_slab_runs_apart(void) {
+  check_conv(3, 32, 16, 14, 14, 3, 2);
+  check_conv(3, 48, 16, 14, 14, 2, 2);
+}
 
 /* the same padded x read by two convolutions (one stored value, two readers): not fused */
 static void test_shared_copy_runs_apart(void) {

@@ -27,14 +27,15 @@
 
 /* The scratch (a stack array of each launch part) must stay in cache beside what the reader keeps
    there. A reader whose iteration is one copy iteration (a sample: the convolutions' forward and
-   input gradient) wants it in L1: conv2's forward (a 17 KiB slab) got 14% faster, its input
-   gradient (34 KiB: filled, then read back from L2 without the hardware prefetch the buffer had)
-   4% slower. A reader whose iteration sums a block of copy iterations (the weight gradient's
-   blocks of samples, sized by src/tensor/nn_ops.c to sit in L2) reads its operands from L2
-   anyway: conv2's weight gradient with its padded x (70 KiB a block) and its channels-last g
-   (112 KiB) fused: 7.0 -> 5.8 ms. Every scratch of one kernel together stays within
-   FUSE_STACK_BYTES (the threads' stacks are megabytes). */
-enum { FUSE_SCRATCH_BYTES = 24 << 10, FUSE_BLOCK_SCRATCH_BYTES = 128 << 10, FUSE_STACK_BYTES = 256 << 10 };
+   input gradient) wants it near L1 (32 KiB here): conv2's forward (a 17 KiB slab) got 14% faster;
+   its input gradient (34 KiB) was 4% slower with the row tile (two unaligned vector loads of the
+   slab per step) and is 3% faster with the channel tile (broadcasts of a few rows' pixels).
+   A reader whose iteration sums a block of copy iterations (the weight gradient's blocks of
+   samples, sized by src/tensor/nn_ops.c to sit in L2) reads its operands from L2 anyway: conv2's
+   weight gradient with its padded x (70 KiB a block) and its channels-last g (112 KiB) fused:
+   7.0 -> 5.8 ms. Every scratch of one kernel together stays within FUSE_STACK_BYTES (the
+   threads' stacks are megabytes). */
+enum { FUSE_SCRATCH_BYTES = 48 << 10, FUSE_BLOCK_SCRATCH_BYTES = 128 << 10, FUSE_STACK_BYTES = 256 << 10 };
 
 static int64_t local_bytes(const cg_program *p) {
   int64_t n = 0;
