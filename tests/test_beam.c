@@ -34,17 +34,17 @@ static void forget_in_memory(void) {
   cg_kernel_cache_clear();
 }
 
-/* apply fn to every BEAM choice file in CACHEDIR; how many */
-static int each_beam_file(void (*fn)(const char *path)) {
+/* apply fn (if any) to every file in CACHEDIR whose name starts with prefix; how many */
+static int each_file(const char *prefix, void (*fn)(const char *path)) {
   const char *dir = cg_get_config().cachedir;
   DIR *d = opendir(dir);
   int n = 0;
   if (!d) return 0;
   for (struct dirent *e; (e = readdir(d));) {
-    if (strncmp(e->d_name, "beam-", 5) != 0) continue;
+    if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    fn(path);
+    if (fn) fn(path);
     n++;
   }
   closedir(d);
@@ -55,7 +55,7 @@ static void remove_file(const char *path) { unlink(path); }
 
 /* a clean start: no choice on disk or in memory, BEAM width n */
 static void start(int n) {
-  each_beam_file(remove_file);
+  each_file("beam-", remove_file);
   forget_in_memory();
   cg_env_set_beam(n);
 }
@@ -114,6 +114,9 @@ static cg_stats delta(cg_stats before) {
   now.beam_runs -= before.beam_runs;
   now.beam_hits -= before.beam_hits;
   now.beam_rejected -= before.beam_rejected;
+  now.kernels_run -= before.kernels_run;
+  now.kernels_compiled -= before.kernels_compiled;
+  now.kernels_cached -= before.kernels_cached;
   return now;
 }
 
@@ -125,7 +128,7 @@ static void test_beam_zero_is_the_heuristics(void) {
   check_references(&r);
   cg_stats d = delta(s0);
   CHECK_EQ_INT(d.beam_searches + d.beam_runs + d.beam_hits, 0);
-  CHECK_EQ_INT(each_beam_file(remove_file), 0);
+  CHECK_EQ_INT(each_file("beam-", remove_file), 0);
   free_results(&r);
 }
 
@@ -168,6 +171,34 @@ static void test_beam_cached_choice_makes_second_run_search_free(void) {
   start(0);
 }
 
+/* BEAM compiles many candidates per kernel (15-21 here); the losers' files are deleted as the
+   search ends (no run loads them again): the cache keeps at most two compiled files per kernel
+   that ran, the winner and the heuristics' kernel (compiled before the search, what BEAM=0 runs
+   load), and a second run (a new process) compiles nothing */
+static void test_beam_keeps_only_the_winners_files(void) {
+  if (!on_cpu()) return;
+  start(2);
+  each_file("cpu-", remove_file);
+  forget_in_memory();
+  cg_stats s0 = cg_get_stats();
+  results r1, r2;
+  run_graph(&r1);
+  cg_stats d = delta(s0);
+  int files = each_file("cpu-", NULL);
+  CHECK(d.beam_searches >= 4);
+  if (!(files > 0 && files <= 2 * d.kernels_run))
+    th_fail(__FILE__, __LINE__, "%d kernel files in the cache after %d kernels ran", files, (int)d.kernels_run);
+  forget_in_memory();
+  s0 = cg_get_stats();
+  run_graph(&r2);
+  d = delta(s0);
+  CHECK_EQ_INT(d.kernels_compiled, 0);
+  CHECK(memcmp(r1.mm, r2.mm, M * N * sizeof(float)) == 0);
+  free_results(&r1);
+  free_results(&r2);
+  start(0);
+}
+
 /* damage: cut every file in half, or flip a byte of its list (the checksum no longer matches) */
 static void truncate_half(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -195,7 +226,7 @@ static void check_damage_means_search(void (*damage)(const char *)) {
   start(2);
   results r1, r2;
   run_graph(&r1);
-  int files = each_beam_file(damage);
+  int files = each_file("beam-", damage);
   if (on_cpu()) CHECK(files >= 4);
   forget_in_memory();
   cg_stats s0 = cg_get_stats();
@@ -218,6 +249,7 @@ int main(int argc, char **argv) {
     {"beam_zero_is_the_heuristics", test_beam_zero_is_the_heuristics},
     {"beam_results_match_heuristics_and_references", test_beam_results_match_heuristics_and_references},
     {"beam_cached_choice_makes_second_run_search_free", test_beam_cached_choice_makes_second_run_search_free},
+    {"beam_keeps_only_the_winners_files", test_beam_keeps_only_the_winners_files},
     {"beam_truncated_cache_file_searches_again", test_beam_truncated_cache_file_searches_again},
     {"beam_corrupted_cache_file_searches_again", test_beam_corrupted_cache_file_searches_again},
     {"beam_empty_cache_file_searches_again", test_beam_empty_cache_file_searches_again},

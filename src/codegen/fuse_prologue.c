@@ -152,11 +152,9 @@ static void emit_range(builder *b, const cg_program *p, int from, int to, int *m
    t*k + j (its accesses, at (t*k + j)*part + [0, part), land in the slab at j*part + [0, part)).
    Returns the loop's RANGE. */
 static int copy_loop(builder *b, const cg_program *prod, int t, int64_t k, int *mp) {
-  int64_t id = 0; /* a range id no loop of the copy has */
-  for (int i = 0; i < prod->nins; i++)
-    if (prod->ins[i].op == OP_RANGE && prod->ins[i].ival >= id) id = prod->ins[i].ival + 1;
   int kc = emit(b, (cg_inst){.op = OP_CONST, .dtype = CG_I64, .ival = k});
-  int j = emit(b, (cg_inst){.op = OP_RANGE, .dtype = CG_I64, .nsrc = 1, .src = {kc}, .ival = id, .ival2 = RANGE_GLOBAL});
+  /* a plain loop (range ids are not read once a program is linearized) */
+  int j = emit(b, (cg_inst){.op = OP_RANGE, .dtype = CG_I64, .nsrc = 1, .src = {kc}, .ival2 = RANGE_GLOBAL});
   int tk = emit(b, (cg_inst){.op = OP_MUL, .dtype = CG_I64, .nsrc = 2, .src = {t, kc}});
   mp[prod->thread_ins] = emit(b, (cg_inst){.op = OP_ADD, .dtype = CG_I64, .nsrc = 2, .src = {tk, j}});
   return j;

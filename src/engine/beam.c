@@ -53,6 +53,7 @@ typedef struct {
   cg_program *prog;
   void *handle;
   int owned;            /* compiled by the search: released unless it wins */
+  int fresh;            /* compiled by this search, not loaded from disk: a loser's file is deleted */
   char *err;            /* compile error */
   double t;             /* best seconds; INFINITY when untimed, dropped or failed */
   double estimate;      /* seconds a probe predicted, when that dropped the candidate */
@@ -112,7 +113,8 @@ cg_program *cg_beam_prepare(cg_schedule *s, cg_sched_item *it, int dev, uint64_t
 /* ---- building and compiling candidates ---- */
 
 static void free_candidate(search *S, candidate *c, int keep_prog) {
-  if (c->owned && c->handle) cg_device_get(S->dev)->release(c->handle);
+  cg_device *d = cg_device_get(S->dev);
+  if (c->owned && c->handle) (c->fresh && d->discard ? d->discard : d->release)(c->handle);
   if (!keep_prog) cg_program_free(c->prog);
   free(c->err);
   memset(c, 0, sizeof *c);
@@ -145,6 +147,7 @@ static void compile_one(void *vctx, int i) {
   int cached;
   c->handle = cg_device_get(cc->S->dev)->compile(c->prog, &c->err, &cached);
   c->owned = c->handle != NULL;
+  c->fresh = c->owned && !cached;
 }
 
 /* compile candidates [from, to) that no earlier realize loaded, in parallel */

@@ -23,7 +23,7 @@
 
 extern char **environ;
 typedef void (*kernel_fn)(void **bufs, const long long *vars, long long start, long long end);
-typedef struct { void *dl; kernel_fn fn; } cpu_kernel;
+typedef struct { void *dl; kernel_fn fn; uint64_t key; } cpu_kernel; /* key: its .so's name */
 
 /* No -ffast-math: the generated code itself decides the order of float operations. GCC's
    "cheap" vectorizer cost model lets plain -O2 vectorize loops with unknown trip counts.
@@ -141,7 +141,8 @@ static void *cpu_compile(cg_program *p, char **err, int *cached) {
   snprintf(so_path, sizeof so_path, "%s/cpu-%016llx.so", dir, (unsigned long long)key);
   *cached = access(so_path, R_OK) == 0;
   if (*cached) {
-    void *k = load(so_path, p->name, err);
+    cpu_kernel *k = load(so_path, p->name, err);
+    if (k) k->key = key;
     if (k) return k;
     free(*err); /* a damaged cache entry: rebuild it */
     *err = NULL;
@@ -175,6 +176,7 @@ static void *cpu_compile(cg_program *p, char **err, int *cached) {
     unlink(tmp_so);
   } else if (rename(tmp_so, so_path) == 0) {
     k = load(so_path, p->name, err);
+    if (k) ((cpu_kernel *)k)->key = key;
   } else {
     *err = cg_xstrdup("cannot move compiled kernel into the cache");
   }
@@ -233,6 +235,15 @@ static void cpu_release(void *handle) {
   free(k);
 }
 
+static void cpu_discard(void *handle) {
+  cpu_kernel *k = handle;
+  if (!k) return;
+  char so_path[700];
+  snprintf(so_path, sizeof so_path, "%s/cpu-%016llx.so", cg_env_get()->cachedir, (unsigned long long)k->key);
+  unlink(so_path);
+  cpu_release(k);
+}
+
 cg_device cg_device_cpu = {
   .name = "CPU",
   .available = cpu_available,
@@ -243,6 +254,7 @@ cg_device cg_device_cpu = {
   .compile = cpu_compile,
   .launch = cpu_launch,
   .release = cpu_release,
+  .discard = cpu_discard,
   .ident = cpu_ident,
   .launch_prefix = cpu_launch_prefix,
 };

@@ -28,6 +28,9 @@ struct cg_device {
   void *(*compile)(cg_program *p, char **err, int *cached);
   int (*launch)(void *handle, cg_program *p, void **bufs, const int64_t *vars);
   void (*release)(void *handle);
+  /* release a kernel compiled moments ago and delete its disk cache entry (BEAM's losing
+     candidates, which no run will load again); NULL: release only */
+  void (*discard)(void *handle);
   const cg_dialect *dialect;                   /* NULL: C, with the CPU opts */
   int (*sync)(void);                           /* wait for queued work (NULL: synchronous) */
   int (*select)(int ordinal);                  /* "NAME:N" picks device N (NULL: only 0) */
