@@ -167,7 +167,10 @@ static void test_copy_into_kernel_with_scratch(void) {
   cg_tensor *loss = cg_div(cg_sum(cg_mul(losses, tw), CG_ALL, 0), cg_sum(tw, CG_ALL, 0));
   CHECK(cg_backward(loss) == 0);
   cg_tensor *all[2] = {cg_grad(tl), loss};
+  int scheduled = cg_count_kernels(all, 2);
+  int64_t before = cg_get_stats().kernels_run;
   CHECK(cg_realize_all(all, 2) == 0);
+  if (fuses()) CHECK_EQ_INT(cg_get_stats().kernels_run - before, scheduled - 1); /* the copy ran inside */
   float *got = th_floats(all[0]);
   double worst = got ? 0 : INFINITY;
   for (int i = 0; i < B && got; i++) {

@@ -22,7 +22,7 @@ static double max_rel_error(const float *got, const float *a, const float *b, in
           mag += fabs((double)a[((int64_t)z * m + i) * k + q] * bv);
         }
         double e = fabs(got[((int64_t)z * m + i) * n + j] - acc) / (mag + 1e-30);
-        if (e > worst) worst = e;
+        worst = th_worst(worst, e);
       }
   return worst;
 }
@@ -103,7 +103,7 @@ static void test_k_blocked_epilogue(void) {
         mag += fabs((double)a[(int64_t)i * K + q] * b[(int64_t)q * N + j]);
       }
       double e = fabs(got[i * N + j] - (acc > 0 ? acc : 0)) / (mag + 1e-30);
-      if (e > worst) worst = e;
+      worst = th_worst(worst, e);
     }
   if (!(worst < 1e-5)) th_fail(__FILE__, __LINE__, "relu(a @ b + bias): relative error %g", worst);
   free(got);

@@ -72,8 +72,8 @@ static void test_dequant_matmul_is_1_kernel(void) {
     float *a = th_floats(fused[0]), *b = th_floats(fused[1]), *r = th_floats(ref), *mg = th_floats(mag);
     double worst = 0, bound = 2.0 * (double)kdim * 0x1p-24;
     for (int64_t i = 0; a && b && r && mg && i < m * n; i++) {
-      double e = fmax(fabs(a[i] - r[i]), fabs(b[i] - r[i])) / (mg[i] + 1e-30);
-      worst = e > worst ? e : worst;
+      double e = th_worst(fabs(a[i] - r[i]), fabs(b[i] - r[i])) / (mg[i] + 1e-30);
+      worst = th_worst(worst, e);
     }
     if (!a || !b || !r || !mg || worst > bound)
       th_fail(__FILE__, __LINE__, "%s: fused product differs from the unfused one by %g of sum|x*w| (bound %g)",

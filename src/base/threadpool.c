@@ -41,11 +41,19 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Kernels keep scratch arrays on the stack (src/codegen/fuse_prologue.c: up to 256 KiB a kernel):
+   the workers' stacks are set, not left to the platform's default (musl's is 128 KiB). */
+enum { CG_POOL_STACK_BYTES = 8 << 20 };
+
 static void pool_start(int n) {
   pool.workers = cg_xcalloc(n, sizeof(pthread_t));
   pool.nworkers = 0;
+  pthread_attr_t attr;
+  int sized = pthread_attr_init(&attr) == 0;
+  if (sized) pthread_attr_setstacksize(&attr, CG_POOL_STACK_BYTES);
   for (int i = 0; i < n; i++)
-    if (pthread_create(&pool.workers[pool.nworkers], NULL, worker, NULL) == 0) pool.nworkers++;
+    if (pthread_create(&pool.workers[pool.nworkers], sized ? &attr : NULL, worker, NULL) == 0) pool.nworkers++;
+  if (sized) pthread_attr_destroy(&attr);
   pool.running = 1;
 }
 

@@ -3,18 +3,21 @@
    A stride-1 convolution reads a padded copy of its input (src/tensor/nn_ops.c's flat layout):
    a kernel of its own that writes the padded image of every sample to memory (4.5 MB for conv2,
    9 MB for its input gradient), which the convolution then reads back, 0.4-0.9 ms of a 4-5 ms
-   pass on this machine. Both kernels split the same loop across threads (the samples), and in
-   iteration n the copy writes only sample n's slab of S elements and the convolution reads only
-   that slab. So the fused kernel runs, in each iteration of the reader's thread loop, the copy's
-   loop body into a scratch array of S elements (a local param: a stack array in C) and then the
-   reader's body reading the scratch: the padded image never leaves L1/L2.
+   pass on this machine. Both kernels split a loop over the samples across threads: in iteration
+   n the convolution reads only a slab of S elements, which the copy's iterations n*k .. n*k+k-1
+   wrote (k = 1 for a convolution's forward, a sample a slab; k samples for the weight gradient's
+   blocks of samples). So the fused kernel runs, in each iteration of the reader's thread loop,
+   the copy's loop body k times into a scratch array of S elements (a local param: a stack array
+   in C) and then the reader's body reading the scratch: the padded image never leaves L1/L2.
+   Several copies may run inside one reader, each into its own scratch.
 
    Both programs are linearized already; the fused one takes the reader's instructions before its
    thread loop, then the copy's (its params renumbered after the reader's, its output param the
    scratch), then the thread loop with the copy's body followed by the reader's body. Accesses to
-   the slab move by -n*S. Everything is checked on the programs: equal constant thread trip
-   counts, every store of the copy and every read of the reader at n*S + an offset proven (by
-   interval arithmetic over the index) to lie in [0, S). The schedule-level checks (the copy's
+   the slab move by -n*S. Everything is checked on the programs: constant thread trip counts, the
+   copy's k times the reader's, every store of the copy's iteration m at m*(S/k) + an offset
+   proven (by interval arithmetic over the index) to lie in [0, S/k), and every read of the
+   reader's iteration n at n*S + an offset in [0, S). The schedule-level checks (the copy's
    output read by this reader alone, not kept, its inputs unchanged until the reader runs) are the
    engine's (src/engine/realize.c). */
 #include <stdio.h>
@@ -33,8 +36,10 @@
    A reader whose iteration sums a block of copy iterations (the weight gradient's blocks of
    samples, sized by src/tensor/nn_ops.c to sit in L2) reads its operands from L2 anyway: conv2's
    weight gradient with its padded x (70 KiB a block) and its channels-last g (112 KiB) fused:
-   7.0 -> 5.8 ms. Every scratch of one kernel together stays within FUSE_STACK_BYTES (the
-   threads' stacks are megabytes). */
+   7.0 -> 5.8 ms. (k > 1 stands for "a block reader": a reader whose thread loop is coarser than
+   its copy's; the engine's readers of that kind are the weight gradient's.) Every scratch of one
+   kernel together stays within FUSE_STACK_BYTES: the pool's threads get stacks of
+   CG_POOL_STACK_BYTES (src/base/threadpool.c), and the thread that calls realize runs parts too. */
 enum { FUSE_SCRATCH_BYTES = 48 << 10, FUSE_BLOCK_SCRATCH_BYTES = 128 << 10, FUSE_STACK_BYTES = 256 << 10 };
 
 static int64_t local_bytes(const cg_program *p) {
@@ -162,7 +167,7 @@ static int copy_loop(builder *b, const cg_program *prod, int t, int64_t k, int *
 
 cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int slab_param) {
   if (prod->thread_ins < 0 || cons->thread_ins < 0 || prod->thread_var >= 0 || cons->thread_var >= 0 ||
-      cons->thread_size <= 0 || prod->thread_size % cons->thread_size || has_vars(prod) || has_local(prod) ||
+      cons->thread_size <= 0 || prod->thread_size <= 0 || prod->thread_size % cons->thread_size || has_vars(prod) || has_local(prod) ||
       has_vars(cons) || prod->reads_output || has_reduce(prod) || !has_reduce(cons) ||
       slab_param <= 0 || slab_param >= cons->nparams || cons->nparams + prod->nparams - 1 > CG_MAX_PARAMS ||
       thread_loop_last(prod) < 0 || thread_loop_last(cons) < 0 || prod->params[0].dtype != cons->params[slab_param].dtype)
@@ -194,7 +199,8 @@ cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int
   double slab_bytes = 2.0 * (double)total * cg_dtype_size(prod->params[0].dtype);
   f->bytes = cons->bytes + prod->bytes > slab_bytes ? cons->bytes + prod->bytes - slab_bytes : 0;
 
-  /* every instruction copied once, a slab access's new index before it, and -thread * slab */
+  /* every instruction copied once, a slab access's new index before it, -thread * slab (2) and
+     the k copy iterations' loop (5) */
   builder b = {cg_xmalloc((size_t)(2 * (prod->nins + cons->nins) + 7) * sizeof(cg_inst)), 0};
   int *mc = cg_xcalloc((size_t)cons->nins + 1, sizeof(int)), *mp = cg_xcalloc((size_t)prod->nins + 1, sizeof(int));
   emit_range(&b, cons, 0, cons->thread_ins, mc, -1, 0);

@@ -19,7 +19,7 @@ typedef struct {
   int64_t numel;        /* elements the kernel may touch */
   int written;          /* 1 for the output */
   int local;            /* a scratch array of numel elements each launch has to itself
-                           (stage_output.c), not a kernel argument */
+                           (stage_output.c, fuse_prologue.c), not a kernel argument */
 } cg_param;
 
 typedef struct cg_program {

@@ -114,7 +114,7 @@ static int run_compiler(const char *src_path, const char *so_path, const char *l
 
 static atomic_int tmp_counter;
 
-static void *load(const char *so_path, const char *name, char **err) {
+static void *load(const char *so_path, const char *name, uint64_t key, char **err) {
   void *dl = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
     const char *e = dlerror();
@@ -123,6 +123,7 @@ static void *load(const char *so_path, const char *name, char **err) {
   }
   cpu_kernel *k = cg_xcalloc(1, sizeof *k);
   k->dl = dl;
+  k->key = key;
   *(void **)&k->fn = dlsym(dl, name);
   if (!k->fn) {
     *err = cg_xstrdup("kernel symbol missing from compiled object");
@@ -138,11 +139,10 @@ static void *cpu_compile(cg_program *p, char **err, int *cached) {
   const char *dir = cg_env_get()->cachedir;
   uint64_t key = cg_hash_bytes(p->source, strlen(p->source), toolchain_key);
   char so_path[700], src_path[700], tmp_so[700], log_path[700];
-  snprintf(so_path, sizeof so_path, "%s/cpu-%016llx.so", dir, (unsigned long long)key);
+  cg_cache_path(so_path, sizeof so_path, "cpu", key, ".so");
   *cached = access(so_path, R_OK) == 0;
   if (*cached) {
-    cpu_kernel *k = load(so_path, p->name, err);
-    if (k) k->key = key;
+    void *k = load(so_path, p->name, key, err);
     if (k) return k;
     free(*err); /* a damaged cache entry: rebuild it */
     *err = NULL;
@@ -175,8 +175,7 @@ static void *cpu_compile(cg_program *p, char **err, int *cached) {
     free(log);
     unlink(tmp_so);
   } else if (rename(tmp_so, so_path) == 0) {
-    k = load(so_path, p->name, err);
-    if (k) ((cpu_kernel *)k)->key = key;
+    k = load(so_path, p->name, key, err);
   } else {
     *err = cg_xstrdup("cannot move compiled kernel into the cache");
   }
@@ -239,7 +238,7 @@ static void cpu_discard(void *handle) {
   cpu_kernel *k = handle;
   if (!k) return;
   char so_path[700];
-  snprintf(so_path, sizeof so_path, "%s/cpu-%016llx.so", cg_env_get()->cachedir, (unsigned long long)k->key);
+  cg_cache_path(so_path, sizeof so_path, "cpu", k->key, ".so");
   unlink(so_path);
   cpu_release(k);
 }
