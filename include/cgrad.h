@@ -420,6 +420,7 @@ typedef struct {
   int64_t kernels_compiled;  /* kernels that needed a compiler run (cache misses) */
   int64_t kernels_cached;    /* kernels loaded from the on-disk cache */
   int64_t schedules;         /* realize calls that scheduled work */
+  int64_t buffers_new;       /* buffers realize allocated for kernel outputs (not reused ones) */
   double flops;              /* arithmetic operations executed (estimate) */
   double bytes;              /* bytes read and written by kernels (estimate) */
   double time_s;             /* time spent in kernels */

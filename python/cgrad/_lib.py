@@ -24,7 +24,7 @@ class Axes(ctypes.Structure):
 class Stats(ctypes.Structure):
     _fields_ = [("kernels_run", ctypes.c_int64), ("kernels_compiled", ctypes.c_int64),
                 ("kernels_cached", ctypes.c_int64), ("schedules", ctypes.c_int64),
-                ("flops", ctypes.c_double), ("bytes", ctypes.c_double), ("time_s", ctypes.c_double),
+                ("buffers_new", ctypes.c_int64), ("flops", ctypes.c_double), ("bytes", ctypes.c_double), ("time_s", ctypes.c_double),
                 ("beam_searches", ctypes.c_int64), ("beam_runs", ctypes.c_int64),
                 ("beam_hits", ctypes.c_int64), ("beam_rejected", ctypes.c_int64)]
 

@@ -9,6 +9,7 @@
 void cg_stats_add_run(const cg_program *p, double seconds);
 void cg_stats_add_compile(int cached);
 void cg_stats_add_schedule(void);
+void cg_stats_add_buffer(void);
 void cg_stats_add_beam(int searches, int runs, int hits, int rejected);
 /* Realize t's value into an existing buffer of the same size (assignment). */
 int cg_realize_into(cg_tensor *t, cg_buffer *out);

@@ -55,8 +55,8 @@ static jit_entry *new_entry(cg_jit *j, int dev, int nargs) {
   return e;
 }
 
-static jit_arg capture_arg(cg_buffer *b) {
-  cg_buffer_ref(b);
+static jit_arg capture_arg(cg_buffer *b) { /* NULL: a scratch's place (realize.c's fused copies) */
+  if (b) cg_buffer_ref(b);
   return (jit_arg){-1, b};
 }
 
@@ -188,7 +188,7 @@ static int warm_up(cg_jit *j, cg_tensor **in, int n, cg_tensor **out, int max_ou
 
 /* buffers the capture saw as inputs become input numbers (the capture lets go of them) */
 static void bind_inputs(cg_jit *j, jit_arg *a) {
-  for (int i = 0; i < j->nin && a->input < 0; i++)
+  for (int i = 0; i < j->nin && a->input < 0 && a->buf; i++)
     if (a->buf == j->capture_in[i]) {
       release_arg(a);
       a->input = i;
@@ -276,7 +276,10 @@ static int replay_entry(jit_entry *e, cg_tensor **in) {
   if (!e->prog) return cg_copy_recorded(resolve(&e->args[0], in), resolve(&e->args[1], in));
   void *ptrs[64];
   int64_t vars[16];
-  for (int k = 0; k < e->nargs; k++) ptrs[k] = resolve(&e->args[k], in)->ptr;
+  for (int k = 0; k < e->nargs; k++) {
+    cg_buffer *b = resolve(&e->args[k], in);
+    ptrs[k] = b ? b->ptr : NULL;
+  }
   for (int k = 0; k < e->prog->nvars; k++) vars[k] = ((cg_variable *)e->prog->vars[k])->value;
   double t0 = cg_now();
   if (cg_device_get(e->dev)->launch(e->handle, e->prog, ptrs, vars) != 0) return -1;

@@ -215,7 +215,8 @@ static int writer_item(const cg_schedule *s, int slot, int before) {
 /* item j's program becomes the fused one (rendered, looked up in the kernel cache), j reads
    i's inputs too, and i runs nothing. The fused program's params are j's (its scratch arrays,
    which take no argument, last) and then i's inputs: the scratch places get `slot` (the fused
-   copy's buffer, never touched) so that i's inputs line up with their params. */
+   copy's output, which gets no buffer: a NULL argument) so that i's inputs line up with their
+   params. */
 static void take_over(cg_schedule *s, prepared *list, int i, int j, int slot, cg_program *f) {
   cg_device *dev = cg_device_get(list[j].dev);
   f->source = cg_render(f, dev->dialect ? dev->dialect : &cg_dialect_c);
@@ -233,6 +234,7 @@ static void take_over(cg_schedule *s, prepared *list, int i, int j, int slot, cg
   list[j].handle = cg_kernel_cache_get(list[j].dev, f->key);
   list[j].compile_needed = !list[j].handle;
   s->bufs[pi->out].keep = 0; /* never written: no later realize may take it as the value */
+  s->bufs[pi->out].unused = 1;
 }
 
 /* Fuse every copy that fits into its reader; the fused kernels still to compile are compiled.
@@ -266,14 +268,17 @@ static int allocate(cg_schedule *s) {
   int npool = 0, rc = 0;
   for (int i = 0; i < s->nitems && !rc; i++) {
     cg_sched_buf *out = &s->bufs[s->items[i].out];
-    for (int j = 0; j < npool && !out->keep; j++)
+    for (int j = 0; j < npool && !out->keep && !out->unused; j++)
       if (pool[j]->nbytes == out->nbytes && pool[j]->dev == out->dev) {
         out->buf = pool[j];
         cg_buffer_ref(out->buf);
         pool[j] = pool[--npool];
         break;
       }
-    if (!out->buf && !(out->buf = cg_buffer_new(out->dev, out->nbytes))) rc = -1;
+    if (!out->buf && !out->unused) {
+      if (!(out->buf = cg_buffer_new(out->dev, out->nbytes))) rc = -1;
+      else cg_stats_add_buffer();
+    }
     for (int k = 0; k < s->nbufs && !rc; k++) {
       cg_sched_buf *b = &s->bufs[k];
       if (b->last_use == i && !b->keep && !b->existing && b->buf) pool[npool++] = b->buf;
@@ -329,7 +334,7 @@ static int run_all(cg_schedule *s, prepared *list) {
     int64_t vars[16];
     args[0] = s->bufs[it->out].buf;
     for (int k = 0; k < it->nins; k++) args[k + 1] = s->bufs[it->ins[k]].buf;
-    for (int k = 0; k <= it->nins; k++) bufs[k] = args[k]->ptr;
+    for (int k = 0; k <= it->nins; k++) bufs[k] = args[k] ? args[k]->ptr : NULL; /* NULL: a scratch's place */
     for (int k = 0; k < p->nvars; k++) vars[k] = ((cg_variable *)p->vars[k])->value;
     cg_device *dv = cg_device_get(list[i].dev);
     double t0 = cg_now();

@@ -15,6 +15,7 @@ void cg_stats_add_compile(int cached) {
   else stats.kernels_compiled++;
 }
 void cg_stats_add_schedule(void) { stats.schedules++; }
+void cg_stats_add_buffer(void) { stats.buffers_new++; }
 void cg_stats_add_beam(int searches, int runs, int hits, int rejected) {
   stats.beam_searches += searches;
   stats.beam_runs += runs;

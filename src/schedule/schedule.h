@@ -19,6 +19,8 @@ typedef struct {
   int existing;         /* a BUFFER node or an already realized node */
   int keep;             /* a realize target or CONTIGUOUS: outlives the schedule */
   int last_use;         /* index of the last item reading it */
+  int unused;           /* a copy's output that its reader computes itself (realize.c's fused
+                           copies): no buffer; its argument slots get NULL */
   int dev;
   size_t nbytes;
 } cg_sched_buf;

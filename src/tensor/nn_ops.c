@@ -308,7 +308,9 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    tap's three loads are unaligned: conv2's forward kernel 7.9 -> 7.0 ms (one thread). The kernel
    stores the cropped output itself, whatever the reduce's length (the tile's stores are single
    floats): conv1 of the demo (one input channel) loses its flat output and crop copy, 1.6-2.6 ->
-   1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). */
+   1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). Widened rows (`wide`) must
+   stay within the flat rows (W' columns): their pixels then read inside the flat input, which is
+   what opt.c's WIDEN proves again on the kernel's loads before it takes the tile. */
 static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols, int64_t flat_cols) {
   cg_shape ws = w->u->shape;
   int64_t reduce = ws.d[1], wide;
