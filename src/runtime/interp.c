@@ -29,7 +29,7 @@ static void *interp_compile(cg_program *p, char **err, int *cached) {
     if (p->ins[i].op == OP_ENDRANGE) k->exit_of[p->ins[i].src[0]] = i;
     if (p->ins[i].op == OP_DEFINE_ACC) {
       k->lane_base[i] = k->nlanes;
-      k->nlanes += p->ins[i].ival2 > 1 ? (int)p->ins[i].ival2 : 0;
+      k->nlanes += p->ins[i].ival2 > 0 ? (int)p->ins[i].ival2 : 0; /* one lane too: the executor seeds it */
     }
   }
   return k;
