@@ -169,6 +169,37 @@ static void test_conv_channel_tile(void) {
   check_conv3x3(2, 32, 32, 6, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
 }
 
+/* the line of src holding `what` (a copy; NULL if none) */
+static char *line_with(const char *src, const char *what) {
+  const char *at = src ? strstr(src, what) : NULL;
+  if (!at) return NULL;
+  const char *b = at, *e = strchr(at, '\n');
+  while (b > src && b[-1] != '\n') b--;
+  size_t n = e ? (size_t)(e - b) : strlen(b);
+  char *line = malloc(n + 1);
+  if (line) memcpy(line, b, n), line[n] = 0;
+  return line;
+}
+
+/* The channel tile's 64 stores land on 32 lines (one per output channel, 784 bytes apart): the
+   kernel prefetches those lines at the tile's start, each channel's (every lane of the 32), its
+   2 pixels' run once (src/codegen/prefetch.c lane_step) */
+static void test_conv_channel_tile_prefetches_its_lines(void) {
+  if (!c_dialect()) return;
+  float *x = th_values(3 * 16 * 14 * 14, 6), *w = th_values(32 * 16 * 9, 7);
+  const int64_t one[2] = {1, 1};
+  cg_tensor *y = cg_conv2d(cg_from_data(x, CG_F32, CG_SHAPE(3, 16, 14, 14), NULL),
+                           cg_from_data(w, CG_F32, CG_SHAPE(32, 16, 3, 3), NULL), NULL, one, one, one, 1);
+  char *src = th_c_source_of(y), *line = line_with(src, "__builtin_prefetch(data0 + ");
+  if (!line || !strstr(line, " < 32; ") || !strstr(line, " < 2; ") || !strstr(line, " += 2) for") ||
+      !strstr(line, " += 1) __builtin_prefetch"))
+    th_fail(__FILE__, __LINE__, "the channel tile's output prefetch: \"%s\"", line ? line : "(none)");
+  free(line);
+  free(src);
+  free(x);
+  free(w);
+}
+
 /* float64 with 32 output channels: no channel tile (its vectors are float32) and no weight copy;
    the values against the host loop (float32 inputs, exact in float64) */
 static void test_conv_f64_no_channel_tile(void) {
@@ -212,6 +243,7 @@ int main(int argc, char **argv) {
     {"k_blocked_epilogue", test_k_blocked_epilogue},
     {"conv_rows_widened", test_conv_rows_widened},
     {"conv_channel_tile", test_conv_channel_tile},
+    {"conv_channel_tile_prefetches_its_lines", test_conv_channel_tile_prefetches_its_lines},
     {"conv_f64_no_channel_tile", test_conv_f64_no_channel_tile},
     {"conv_widened_panels", test_conv_widened_panels},
     {NULL, NULL},

@@ -27,7 +27,7 @@
 #include "../ir/uop.h"
 #include "render.h"
 
-enum { MAX_LANE_LOOPS = 4, MAX_PREFETCHES = 64, MAX_EXPR_DEPTH = 24 };
+enum { MAX_LANE_LOOPS = 4, MAX_PREFETCHES = 64, MAX_EXPR_DEPTH = 24, LINE_BYTES = 64 };
 
 typedef struct {
   const cg_program *p;
@@ -96,15 +96,46 @@ static int output_access_after(const cg_program *p, int acc) {
   return -1;
 }
 
+/* the step through lane loop k's lanes: lanes a cache line or more apart (a matmul tile's rows,
+   a channel tile's output channels, opt.c COLS) each get a prefetch; lanes closer together (a
+   row's columns) their first and last (a run of them may straddle two lines), or the first only
+   where the run is a few bytes (a channel tile's 2 pixels: a straddle is rare, the hardware has
+   it) or the store gated (WIDEN: its last lanes may lie past the output). */
+static int64_t lane_stride(const cg_program *p, int access, int loop) {
+  int64_t coef = cg_lane_coef(p, p->ins[access].src[1], loop);
+  return (coef < 0 ? -coef : coef) * cg_dtype_size(p->params[0].dtype);
+}
+
+static int64_t lane_step(const cg_program *p, int access, int loop) {
+  int64_t trip = const_trip(p, loop), stride = lane_stride(p, access, loop);
+  int gated = p->ins[access].op == OP_STORE && p->ins[access].nsrc == 4;
+  if (stride >= LINE_BYTES) return 1;
+  return gated || stride * (trip - 1) < LINE_BYTES / 4 ? trip : trip > 1 ? trip - 1 : 1;
+}
+
+/* A tile whose innermost lanes are lines apart (a channel tile's output channels) writes each
+   line a few values: with 2 (TILE 2x32, conv2's forward: 64 stores on 32 lines a tile) the stores
+   waited on their lines, and prefetching them at the tile's start took the kernel alone, one
+   thread, 7.6 -> 6.3-6.7 ms; with 4 (TILE 4x16) the prefetches cost more than they saved (conv2's
+   input gradient 7.6 -> 8.1 ms, conv1's forward 1.7-2.4 -> 2.8). So only runs of up to 2. */
+enum { FAR_LANES_MAX_RUN = 2 };
+static int far_lanes_worth_it(const prefetch_site *s, int access) {
+  if (lane_stride(s->p, access, s->lanes[s->nlanes - 1]) < LINE_BYTES) return 1; /* not far apart */
+  int64_t run = 1;
+  for (int k = 0; k + 1 < s->nlanes; k++) run *= const_trip(s->p, s->lanes[k]);
+  return run <= FAR_LANES_MAX_RUN;
+}
+
 /* the lane loops between the access and the accumulator's loop, outermost first (0: none, not
    all constant UPCAST loops, or too many prefetches; a staged kernel's store in its reduce loop
    is not in lane loops: its values are in L1 anyway) */
-static int find_lane_loops(prefetch_site *s, int load) {
+static int find_lane_loops(prefetch_site *s, int access) {
   int outer = cg_enclosing_loop(s->p, s->acc), count = 1, n = 0, rev[MAX_LANE_LOOPS];
-  for (int k = cg_enclosing_loop(s->p, load); k != outer; k = cg_enclosing_loop(s->p, k)) {
+  for (int k = cg_enclosing_loop(s->p, access); k != outer; k = cg_enclosing_loop(s->p, k)) {
     int64_t trip = k >= 0 ? const_trip(s->p, k) : 0;
     if (k < 0 || n == MAX_LANE_LOOPS || s->p->ins[k].ival2 != RANGE_UPCAST || trip < 1) return 0;
-    count *= n == 0 && trip > 1 ? 2 : (int)trip; /* the innermost: first and last lane */
+    int64_t step = lane_step(s->p, access, k);
+    count *= (int)((trip + step - 1) / step);
     rev[n++] = k;
   }
   for (int k = 0; k < n; k++) s->lanes[k] = rev[n - 1 - k];
@@ -115,18 +146,13 @@ static int find_lane_loops(prefetch_site *s, int load) {
 int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent) {
   int access = output_access_after(p, acc);
   prefetch_site s = {.p = p, .acc = acc};
-  if (access < 0 || !find_lane_loops(&s, access)) return 0;
-  /* lanes far apart (a channel tile's output channels, opt.c COLS): a line each, too many */
-  if (cg_lane_coef(p, p->ins[access].src[1], s.lanes[s.nlanes - 1]) != 1) return 0;
+  if (access < 0 || !find_lane_loops(&s, access) || !far_lanes_worth_it(&s, access)) return 0;
   cg_sbuf expr = {0};
   int ok = render_index(&s, p->ins[access].src[1], &expr, 0);
-  int gated = p->ins[access].op == OP_STORE && p->ins[access].nsrc == 4;
   if (ok) {
     cg_sbuf_puts(b, indent);
     for (int k = 0; k < s.nlanes; k++) {
-      /* the innermost: its first and last lane; a gated store's last lane may lie past the output
-         (WIDEN), so there its first only */
-      int64_t trip = const_trip(p, s.lanes[k]), step = k < s.nlanes - 1 ? 1 : gated ? trip : trip > 1 ? trip - 1 : 1;
+      int64_t trip = const_trip(p, s.lanes[k]), step = lane_step(p, access, s.lanes[k]);
       cg_sbuf_printf(b, "for (long long p%d = 0; p%d < %lld; p%d += %lld) ", s.lanes[k], s.lanes[k],
                      (long long)trip, s.lanes[k], (long long)step);
     }
@@ -138,7 +164,7 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
 
 /* ---- row-ahead prefetch ---- */
 
-enum { MIN_STEP_BYTES = 32, LINE_BYTES = 64 }; /* at most two prefetches per 64-byte line */
+enum { MIN_STEP_BYTES = 32 }; /* at most two prefetches per 64-byte line */
 
 static int loads_param(const cg_program *p, int loop, int param) {
   for (int j = loop + 1, end = cg_loop_end(p, loop); j < end; j++)
