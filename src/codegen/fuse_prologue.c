@@ -113,12 +113,6 @@ static int thread_loop_last(const cg_program *p) {
 
 static int has_vars(const cg_program *p) { return p->nvars > 0 || p->group_size || p->launch_threads; }
 
-static int has_local(const cg_program *p) {
-  for (int k = 0; k < p->nparams; k++)
-    if (p->params[k].local) return 1;
-  return 0;
-}
-
 static int has_reduce(const cg_program *p) {
   for (int i = 0; i < p->nins; i++)
     if (p->ins[i].op == OP_DEFINE_ACC) return 1;
@@ -167,7 +161,7 @@ static int copy_loop(builder *b, const cg_program *prod, int t, int64_t k, int *
 
 cg_program *cg_fuse_prologue(const cg_program *prod, const cg_program *cons, int slab_param) {
   if (prod->thread_ins < 0 || cons->thread_ins < 0 || prod->thread_var >= 0 || cons->thread_var >= 0 ||
-      cons->thread_size <= 0 || prod->thread_size <= 0 || prod->thread_size % cons->thread_size || has_vars(prod) || has_local(prod) ||
+      cons->thread_size <= 0 || prod->thread_size <= 0 || prod->thread_size % cons->thread_size || has_vars(prod) || local_bytes(prod) > 0 ||
       has_vars(cons) || prod->reads_output || has_reduce(prod) || !has_reduce(cons) ||
       slab_param <= 0 || slab_param >= cons->nparams || cons->nparams + prod->nparams - 1 > CG_MAX_PARAMS ||
       thread_loop_last(prod) < 0 || thread_loop_last(cons) < 0 || prod->params[0].dtype != cons->params[slab_param].dtype)

@@ -352,7 +352,7 @@ static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wi
     uop *gd = l->global_range[d];
     if (gd->src[0]->op != OP_CONST) continue;
     *tm = channel_tile_of(gd->vmax + 1, rows, k, tn, wide);
-    if (*tm && (*wide == rows || widen_fits(l, *tm) == *wide) && is_matmul_shaped(l, l->global_range[last], gd, *tn))
+    if (*tm && is_matmul_shaped(l, l->global_range[last], gd, *tn) && (*wide == rows || widen_fits(l, *tm) == *wide))
       return d;
   }
   return -1;

@@ -33,6 +33,7 @@ typedef struct {
   const cg_program *p;
   int acc;                        /* the accumulator's DEFINE_ACC: where the prefetch goes */
   int lanes[MAX_LANE_LOOPS], nlanes;
+  int64_t steps[MAX_LANE_LOOPS];  /* output prefetch: the step through each lane loop (lane_step) */
   int lanes_at_zero;              /* lane loop variables render as 0 (the step's first lane) */
 } prefetch_site;
 
@@ -131,14 +132,15 @@ static int far_lanes_worth_it(const prefetch_site *s, int access) {
    is not in lane loops: its values are in L1 anyway) */
 static int find_lane_loops(prefetch_site *s, int access) {
   int outer = cg_enclosing_loop(s->p, s->acc), count = 1, n = 0, rev[MAX_LANE_LOOPS];
+  int64_t rev_steps[MAX_LANE_LOOPS];
   for (int k = cg_enclosing_loop(s->p, access); k != outer; k = cg_enclosing_loop(s->p, k)) {
     int64_t trip = k >= 0 ? const_trip(s->p, k) : 0;
     if (k < 0 || n == MAX_LANE_LOOPS || s->p->ins[k].ival2 != RANGE_UPCAST || trip < 1) return 0;
-    int64_t step = lane_step(s->p, access, k);
-    count *= (int)((trip + step - 1) / step);
+    rev_steps[n] = lane_step(s->p, access, k);
+    count *= (int)((trip + rev_steps[n] - 1) / rev_steps[n]);
     rev[n++] = k;
   }
-  for (int k = 0; k < n; k++) s->lanes[k] = rev[n - 1 - k];
+  for (int k = 0; k < n; k++) s->lanes[k] = rev[n - 1 - k], s->steps[k] = rev_steps[n - 1 - k];
   s->nlanes = n;
   return n > 0 && count <= MAX_PREFETCHES;
 }
@@ -152,7 +154,7 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
   if (ok) {
     cg_sbuf_puts(b, indent);
     for (int k = 0; k < s.nlanes; k++) {
-      int64_t trip = const_trip(p, s.lanes[k]), step = lane_step(p, access, s.lanes[k]);
+      int64_t trip = const_trip(p, s.lanes[k]), step = s.steps[k];
       cg_sbuf_printf(b, "for (long long p%d = 0; p%d < %lld; p%d += %lld) ", s.lanes[k], s.lanes[k],
                      (long long)trip, s.lanes[k], (long long)step);
     }
