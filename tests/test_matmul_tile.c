@@ -161,12 +161,15 @@ static void test_conv_channel_tile(void) {
   check_conv3x3(2, 1, 32, 4, 6, "COLS 1, TILE 2x32", 3, "cg_fma8(cg_splat8("); /* a reduce of 9 */
   /* 16 output channels (conv1 of the demo: one input channel, 28 columns): 4 pixels x 16 */
   check_conv3x3(2, 1, 16, 5, 28, "COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
-  /* 16 output channels, rows of 14 pixels: run as 16 (WIDEN 4), the store gated (conv2's input
-     gradient of the demo has this shape) */
-  check_conv3x3(3, 32, 16, 14, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
+  /* 16 output channels, rows of 14 pixels that 4 does not divide: the tile's 4 rows are 2 x 2
+     squares of pixels (SQUARE 2; conv2's input gradient of the demo has this shape), the square's
+     row and column from its lane (q / 2, q % 2) */
+  check_conv3x3(3, 32, 16, 14, 14, "SQUARE 2, COLS 1, TILE 4x16", 3, "%v");
   /* 32 output channels whose 2 x 32 tile's weights (32 x 9 x 32 floats, 36 KiB) would not stay
      in L1: 4 x 16 (18 KiB) */
-  check_conv3x3(2, 32, 32, 6, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
+  check_conv3x3(2, 32, 32, 6, 14, "SQUARE 2, COLS 1, TILE 4x16", 3, "%v");
+  /* an odd number of rows: no squares; each row's 14 pixels run as 16 (WIDEN 4), the store gated */
+  check_conv3x3(2, 32, 16, 7, 14, "WIDEN 4, COLS 1, TILE 4x16", 3, "cg_fma8(cg_splat8(");
 }
 
 /* the line of src holding `what` (a copy; NULL if none) */

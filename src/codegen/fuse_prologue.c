@@ -79,6 +79,11 @@ static interval *index_bounds(const cg_program *p, int zero) {
       interval r = {x[0], x[0], 1};
       for (int k = 1; k < 4; k++) r.lo = x[k] < r.lo ? x[k] : r.lo, r.hi = x[k] > r.hi ? x[k] : r.hi;
       iv[i] = r;
+    } else if ((in->op == OP_IDIV || in->op == OP_MOD) && in->dtype == CG_I64 && a.ok && b.ok && a.lo >= 0 &&
+               b.lo == b.hi && b.lo > 0) { /* SQUARE's q / s and q % s (src/codegen/opt.c) */
+      int64_t c = b.lo;
+      iv[i] = in->op == OP_IDIV ? (interval){a.lo / c, a.hi / c, 1}
+              : a.hi / c == a.lo / c ? (interval){a.lo % c, a.hi % c, 1} : (interval){0, c - 1, 1};
     }
   }
   return iv;

@@ -314,32 +314,39 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
    L1 (src/tensor/nn_ops.c stores a convolution's weight for it only then): a longer reduce keeps
    the other tiles and their K blocking. The rows (the last dim: a convolution's pixels of one
    output row) are taken as they are where a tile divides them, else widened (WIDEN first) to a
-   multiple of TM: conv2's input gradient (16 channels, rows of 14 pixels run as 16) gets 4 x 16,
-   its two extra pixels computed and not stored, as its row tile computed them.
+   multiple of TM; better, where the rows and the dim above them are even, the tile's 4 rows are
+   2 x 2 squares of pixels (SQUARE 2 first): conv2's input gradient (16 channels, 14 x 14 pixels)
+   gets 4 x 16 with no pixel computed in vain, where widened rows (14 run as 16) cost 1/7 more.
    The output dim it takes (-1 if none fits), *tm, *tn and *wide (the rows, widened or not). */
 static const int64_t channel_tiles[][2] = {{2, 32}, {4, 16}};
 enum { CHANNEL_TILE_BYTES = 24 << 10 };
 enum { WIDEN_MAX_WASTE = 4 }; /* WIDEN: at most a quarter more columns */
-static int64_t channel_tile_of(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *tn, int64_t *wide) {
-  for (int widened = 0; widened < 2; widened++)
+enum { SQUARE_SIDE = 2 };     /* SQUARE's side in the channel tile: 2 x 2 pixels for its 4 rows */
+static int64_t channel_tile_of(int64_t cols_dim, int64_t rows, int64_t above, int64_t reduce, int64_t *tn,
+                               int64_t *wide, int *square) {
+  /* pass 0: the rows as they are; 1: squares of the rows and the dim above; 2: widened rows */
+  for (int pass = 0; pass < 3; pass++)
     for (size_t t = 0; t < sizeof channel_tiles / sizeof *channel_tiles; t++) {
       int64_t tm = channel_tiles[t][0], w = (rows + tm - 1) / tm * tm;
-      *tn = channel_tiles[t][1], *wide = w;
-      if ((widened ? w != rows && (w - rows) * WIDEN_MAX_WASTE <= rows : w == rows) && reduce >= 2 &&
-          reduce * *tn * 4 <= CHANNEL_TILE_BYTES && cols_dim % *tn == 0)
-        return tm;
+      int shape_fits = pass == 0 ? w == rows
+                       : pass == 1 ? w != rows && tm == SQUARE_SIDE * SQUARE_SIDE && rows % SQUARE_SIDE == 0 &&
+                                         above > 0 && above % SQUARE_SIDE == 0
+                                   : w != rows && (w - rows) * WIDEN_MAX_WASTE <= rows;
+      *tn = channel_tiles[t][1], *wide = pass == 2 ? w : rows, *square = pass == 1;
+      if (shape_fits && reduce >= 2 && reduce * *tn * 4 <= CHANNEL_TILE_BYTES && cols_dim % *tn == 0) return tm;
     }
   return 0;
 }
 
-int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *wide) {
+int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t above, int64_t reduce, int64_t *wide) {
   int64_t tn;
-  return (int)channel_tile_of(cols_dim, rows, reduce, &tn, wide);
+  int square;
+  return (int)channel_tile_of(cols_dim, rows, above, reduce, &tn, wide, &square);
 }
 
 static int64_t widen_fits(cg_lowered *l, int64_t multiple);
 
-static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wide) {
+static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wide, int *square) {
   if (l->nglobal < 3 || has_upcast(l) || l->tile_dim >= 0 || l->param_dtype[0] != CG_F32 ||
       l->nglobal + 3 > CG_MAX_DIMS || l->global_range[l->nglobal - 1]->src[0]->op != OP_CONST)
     return -1;
@@ -347,12 +354,16 @@ static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wi
   int64_t k = reduce_length(l->sink, &seen);
   cg_ptrmap_free(&seen);
   int last = l->nglobal - 1;
-  int64_t rows = l->global_range[last]->vmax + 1;
+  uop *rows_dim = l->global_range[last], *up = l->global_range[last - 1];
+  int64_t rows = rows_dim->vmax + 1;
   for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
     uop *gd = l->global_range[d];
     if (gd->src[0]->op != OP_CONST) continue;
-    *tm = channel_tile_of(gd->vmax + 1, rows, k, tn, wide);
-    if (*tm && is_matmul_shaped(l, l->global_range[last], gd, *tn) && (*wide == rows || widen_fits(l, *tm) == *wide))
+    /* squares take the dim above the rows along: not the columns, not the threads' loop */
+    int64_t above = d != last - 1 && last - 1 >= 1 && up->src[0]->op == OP_CONST && l->nglobal + 4 <= CG_MAX_DIMS ? up->vmax + 1 : 0;
+    *tm = channel_tile_of(gd->vmax + 1, rows, above, k, tn, wide, square);
+    if (*tm && is_matmul_shaped(l, rows_dim, gd, *tn) && (!*square || is_matmul_shaped(l, up, gd, *tn)) &&
+        (*wide == rows || widen_fits(l, *tm) == *wide))
       return d;
   }
   return -1;
@@ -829,6 +840,33 @@ static int apply_widen(cg_lowered *l, cg_opt o, const cg_opt *next) {
   return 1;
 }
 
+/* ---- squares of the last two output dims (SQUARE) ----
+   (A, B) -> (A/s, B/s, s*s) with a = a1*s + q/s, b = b1*s + q%s: a tile whose rows are the new
+   last dim runs s x s squares of (a convolution's) pixels, where rows along b alone would not
+   divide B. The square's index math is constant once the C compiler unrolls the tile's rows. */
+static int apply_square(cg_lowered *l, cg_opt o, const cg_opt *next) {
+  (void)next;
+  int n = l->nglobal;
+  int64_t s = o.amt;
+  if (s < 2 || n < 3 || n + 1 > CG_MAX_DIMS || has_upcast(l) || l->tile_dim >= 0) return 0;
+  uop *ga = l->global_range[n - 2], *gb = l->global_range[n - 1];
+  if (ga->src[0]->op != OP_CONST || gb->src[0]->op != OP_CONST || (ga->vmax + 1) % s || (gb->vmax + 1) % s) return 0;
+  uop_ctx *c = l->c;
+  uop *es = uop_const_int(c, CG_I64, s), *ea = uop_const_int(c, CG_I64, (ga->vmax + 1) / s);
+  uop *eb = uop_const_int(c, CG_I64, (gb->vmax + 1) / s), *eq = uop_const_int(c, CG_I64, s * s);
+  uop *a1 = uop_new(c, OP_RANGE, CG_I64, &ea, 1, (uop_arg){.ival = ga->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *b1 = uop_new(c, OP_RANGE, CG_I64, &eb, 1, (uop_arg){.ival = gb->ival, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *q = uop_new(c, OP_RANGE, CG_I64, &eq, 1, (uop_arg){.ival = l->next_range++, .ival2 = RANGE_GLOBAL}, NULL);
+  uop *a = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, a1, es), uop_alu(c, OP_IDIV, CG_I64, q, es));
+  uop *b = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, b1, es), uop_alu(c, OP_MOD, CG_I64, q, es));
+  l->sink = cg_simplify(c, uop_substitute(c, uop_substitute(c, l->sink, ga, a), gb, b));
+  l->global_range[n - 2] = a1, l->global_size[n - 2] = (ga->vmax + 1) / s;
+  l->global_range[n - 1] = b1, l->global_size[n - 1] = (gb->vmax + 1) / s;
+  l->global_range[n] = q, l->global_size[n] = s * s;
+  l->nglobal++;
+  return 1;
+}
+
 static int apply_kblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
   (void)next;
   uop *red = NULL;
@@ -850,6 +888,7 @@ static const struct { const char *name; opt_apply_fn apply; } opt_kinds[CG_OPT_N
   [CG_OPT_WIDEN] = {"WIDEN", apply_widen},
   [CG_OPT_ROWS] = {"ROWS", apply_rows},
   [CG_OPT_COLS] = {"COLS", apply_cols},
+  [CG_OPT_SQUARE] = {"SQUARE", apply_square},
 };
 
 /* Kinds that may not come earlier in a list than each kind. A TILE starts a list (it needs the
@@ -868,7 +907,8 @@ static const unsigned not_after[CG_OPT_NKINDS] = {
   [CG_OPT_ORDER] = ~BIT(CG_OPT_INNER), /* after INNER only */
   [CG_OPT_WIDEN] = ~BIT(CG_OPT_ROWS), /* first, or after ROWS */
   [CG_OPT_ROWS] = ~0u, /* first or not at all */
-  [CG_OPT_COLS] = ~BIT(CG_OPT_WIDEN), /* first, or after WIDEN (the channel tile's widened rows) */
+  [CG_OPT_COLS] = ~(BIT(CG_OPT_WIDEN) | BIT(CG_OPT_SQUARE)), /* first, or after the channel tile's WIDEN or SQUARE */
+  [CG_OPT_SQUARE] = ~0u, /* first or not at all */
 };
 
 int cg_opts_apply(cg_lowered *l, const cg_opt_list *list) {
@@ -897,9 +937,10 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
   int64_t ctm = 0, ctn = 0, cwide = 0;
-  int plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn, &cwide);
+  int csquare = 0, plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn, &cwide, &csquare);
   if (channels >= 0) {
-    if (cwide != l->global_range[l->nglobal - 1]->vmax + 1) push(out, CG_OPT_WIDEN, (int)ctm, 0);
+    if (csquare) push(out, CG_OPT_SQUARE, SQUARE_SIDE, 0);
+    else if (cwide != l->global_range[l->nglobal - 1]->vmax + 1) push(out, CG_OPT_WIDEN, (int)ctm, 0);
     push(out, CG_OPT_COLS, channels, 0);
     push(out, CG_OPT_TILE, (int)ctm, (int)ctn);
     return;

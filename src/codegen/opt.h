@@ -19,7 +19,8 @@ typedef enum {
   CG_OPT_ORDER,   /* a copy: the outer loops by descending stride in its source (amt 1) */
   CG_OPT_WIDEN,   /* first (or after ROWS): the last output dim run to a multiple of amt, the store gated */
   CG_OPT_ROWS,    /* first: output dim amt moves next to the last (a tile's rows) */
-  CG_OPT_COLS,    /* first (or after WIDEN): output dim amt moves to the last (a tile's columns) */
+  CG_OPT_COLS,    /* first (or after WIDEN or SQUARE): output dim amt moves to the last (a tile's columns) */
+  CG_OPT_SQUARE,  /* first: the last two output dims run in amt x amt squares, (A, B) -> (A/amt, B/amt, amt*amt) */
   CG_OPT_NKINDS
 } cg_opt_kind;
 typedef struct { int kind, amt, amt2; } cg_opt;
@@ -28,10 +29,11 @@ typedef struct { int n; cg_opt o[CG_MAX_OPTS]; } cg_opt_list;
 
 /* The channel tile (opt.c): a register tile along an output dim of `cols_dim` elements (a
    convolution's output channels, their operand unit-stride along it) with the last dim's `rows`
-   elements as its rows (run as *wide, a multiple of the tile's rows, where WIDEN pads them), for
+   elements as its rows (run as *wide, a multiple of the tile's rows, where WIDEN pads them; the
+   dim before them, `above` elements, 0 if none, may share the tile as 2 x 2 squares instead), for
    a reduce of `reduce` steps: the tile's rows (2 or 4), or 0 if none fits. src/tensor/nn_ops.c
    stores a convolution's weight channels-last where this says yes. */
-int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t reduce, int64_t *wide);
+int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t above, int64_t reduce, int64_t *wide);
 /* The heuristics' list for this kernel (leaves l as it was). */
 void cg_opts_choose(cg_lowered *l, cg_opt_list *out);
 /* Apply a list in order; -1 if an action does not fit this kernel (l is then unusable). */

@@ -311,12 +311,12 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). Widened rows (`wide`) must
    stay within the flat rows (W' columns): their pixels then read inside the flat input, which is
    what opt.c's WIDEN proves again on the kernel's loads before it takes the tile. */
-static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, int64_t out_cols, int64_t flat_cols) {
+static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, const int64_t *o, int64_t flat_cols) {
   cg_shape ws = w->u->shape;
   int64_t reduce = ws.d[1], wide;
   for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
   return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && x->u->shape.d[0] > 1 &&
-         cg_channel_tile_rows(ws.d[0], out_cols, reduce, &wide) > 0 && wide <= flat_cols;
+         cg_channel_tile_rows(ws.d[0], o[n - 1], n > 1 ? o[n - 2] : 0, reduce, &wide) > 0 && wide <= flat_cols;
 }
 
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
@@ -336,7 +336,7 @@ static cg_tensor *conv_flat(cg_tensor *x, cg_tensor *w, const conv_params *c, in
   for (int j = 0; j < n; j++) to[j] = j == n - 1 ? f.wide : ip[j];
   memcpy(pads, c->pads, sizeof pads);
   cg_tensor *xf = flat_store(pad_last(x, n, pads, 0), n, to, f.L);
-  int channels = channel_tile(x, w, n, c->groups, o[n - 1], f.wide);
+  int channels = channel_tile(x, w, n, c->groups, o, f.wide);
   if (channels) w = weight_channels_last(w, n);
   cg_tensor *y = conv_contract(flat_windows(xf, &f, &ws.d[2], c->d), w, 1, n, c->groups);
   *store = channels || crop_in_kernel(ws.d, n, o[n - 1], f.wide);
