@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "codegen/fuse_prologue.h"
 #include "codegen/opt.h"
 #include "codegen/render.h"
 #include "engine/beam.h"
@@ -126,6 +127,28 @@ char *th_c_source_of(cg_tensor *t) {
       p->source = NULL;
       cg_program_free(p);
     }
+  }
+  cg_schedule_free(&s);
+  return src;
+}
+
+char *th_fused_c_source_of(cg_tensor *t) {
+  cg_schedule s = {0};
+  uop *root = t->u;
+  char *src = NULL;
+  if (cg_schedule_build(&s, &root, 1) == 0 && s.nitems > 0) {
+    cg_sched_item *reader = &s.items[s.nitems - 1];
+    cg_program *cons = cg_build_program(&s, reader, &cg_dialect_c, NULL, NULL);
+    for (int k = 0; cons && !src && k < reader->nins; k++)
+      for (int i = 0; i + 1 < s.nitems && !src; i++) {
+        if (s.items[i].out != reader->ins[k] || s.items[i].is_copy) continue;
+        cg_program *prod = cg_build_program(&s, &s.items[i], &cg_dialect_c, NULL, NULL);
+        cg_program *f = prod ? cg_fuse_prologue(prod, cons, k + 1) : NULL;
+        if (f) src = cg_render(f, &cg_dialect_c);
+        cg_program_free(f);
+        cg_program_free(prod);
+      }
+    cg_program_free(cons);
   }
   cg_schedule_free(&s);
   return src;

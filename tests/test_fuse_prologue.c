@@ -41,6 +41,28 @@ static void test_big_slab_runs_apart(void) {
   check_conv(3, 48, 16, 14, 14, 2, 2);
 }
 
+/* conv2's input gradient: the fused kernel's copy reads a sample's g (25 KB) from memory at each
+   iteration's start, so each tile of the convolution prefetches its share of the next sample's
+   (src/codegen/prefetch.c cg_render_slab_prefetch): 6272 floats a sample, 393 lines over 49 tiles
+   (2 x 2 squares of 14 x 14 pixels), 9 a tile */
+static void test_fused_reader_prefetches_next_slab(void) {
+  if (!fuses()) return;
+  int N = 3, CI = 16, CO = 32, H = 14, W = 14;
+  float *x = th_values((int64_t)N * CI * H * W, 3), *w = th_values(CO * CI * 9, 4), *g = th_values((int64_t)N * CO * H * W, 5);
+  cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
+  CHECK(cg_set_requires_grad(tx, 1) == 0);
+  cg_tensor *y = cg_conv2d(tx, cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1);
+  CHECK(cg_backward(cg_sum(cg_mul(y, cg_from_data(g, CG_F32, CG_SHAPE(N, CO, H, W), NULL)), CG_ALL, 0)) == 0);
+  char *src = th_fused_c_source_of(cg_grad(tx));
+  const char *pf = src ? strstr(src, "__builtin_prefetch((const void *)((unsigned long long)data") : NULL;
+  if (!pf || !strstr(pf, " + 1) * 6272LL + 0LL) * 4 + ") || !strstr(src, "for (long long pf = 0; pf < 9; pf++)"))
+    th_fail(__FILE__, __LINE__, "no prefetch of the next sample's g in the fused input gradient");
+  free(src);
+  free(x);
+  free(w);
+  free(g);
+}
+
 /* the same padded x read by two convolutions (one stored value, two readers): not fused */
 static void test_shared_copy_runs_apart(void) {
   int N = 2, CI = 4, CO = 8, H = 6, W = 7;
@@ -197,6 +219,7 @@ int main(int argc, char **argv) {
   static const th_test tests[] = {
     {"padded_copy_runs_inside", test_padded_copy_runs_inside},
     {"big_slab_runs_apart", test_big_slab_runs_apart},
+    {"fused_reader_prefetches_next_slab", test_fused_reader_prefetches_next_slab},
     {"shared_copy_runs_apart", test_shared_copy_runs_apart},
     {"fused_copy_is_not_kept", test_fused_copy_is_not_kept},
     {"block_slabs_run_inside", test_block_slabs_run_inside},

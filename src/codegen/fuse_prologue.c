@@ -54,41 +54,6 @@ static int scratch_fits(const cg_program *cons, int64_t bytes, int64_t k) {
   return bytes <= (k > 1 ? FUSE_BLOCK_SCRATCH_BYTES : FUSE_SCRATCH_BYTES) && local_bytes(cons) + bytes <= FUSE_STACK_BYTES;
 }
 
-typedef struct { int64_t lo, hi; int ok; } interval;
-
-static int64_t const_trip(const cg_program *p, int r) {
-  const cg_inst *e = &p->ins[p->ins[r].src[0]];
-  return e->op == OP_CONST ? e->ival : -1;
-}
-
-/* bounds of every integer index value, with loop `zero` pinned to 0; ok = 0 where unknown */
-static interval *index_bounds(const cg_program *p, int zero) {
-  interval *iv = cg_xcalloc((size_t)p->nins + 1, sizeof *iv);
-  for (int i = 0; i < p->nins; i++) {
-    const cg_inst *in = &p->ins[i];
-    interval a = in->nsrc > 0 ? iv[in->src[0]] : (interval){0}, b = in->nsrc > 1 ? iv[in->src[1]] : (interval){0};
-    int64_t t = in->op == OP_RANGE ? const_trip(p, i) : 0, x[4];
-    if (in->op == OP_CONST && in->dtype == CG_I64) iv[i] = (interval){in->ival, in->ival, 1};
-    else if (in->op == OP_RANGE && t > 0) iv[i] = (interval){0, i == zero ? 0 : t - 1, 1};
-    else if (in->op == OP_ADD && in->dtype == CG_I64 && a.ok && b.ok &&
-             !__builtin_add_overflow(a.lo, b.lo, &x[0]) && !__builtin_add_overflow(a.hi, b.hi, &x[1]))
-      iv[i] = (interval){x[0], x[1], 1};
-    else if (in->op == OP_MUL && in->dtype == CG_I64 && a.ok && b.ok && !__builtin_mul_overflow(a.lo, b.lo, &x[0]) &&
-             !__builtin_mul_overflow(a.lo, b.hi, &x[1]) && !__builtin_mul_overflow(a.hi, b.lo, &x[2]) &&
-             !__builtin_mul_overflow(a.hi, b.hi, &x[3])) {
-      interval r = {x[0], x[0], 1};
-      for (int k = 1; k < 4; k++) r.lo = x[k] < r.lo ? x[k] : r.lo, r.hi = x[k] > r.hi ? x[k] : r.hi;
-      iv[i] = r;
-    } else if ((in->op == OP_IDIV || in->op == OP_MOD) && in->dtype == CG_I64 && a.ok && b.ok && a.lo >= 0 &&
-               b.lo == b.hi && b.lo > 0) { /* SQUARE's q / s and q % s (src/codegen/opt.c) */
-      int64_t c = b.lo;
-      iv[i] = in->op == OP_IDIV ? (interval){a.lo / c, a.hi / c, 1}
-              : a.hi / c == a.lo / c ? (interval){a.lo % c, a.hi % c, 1} : (interval){0, c - 1, 1};
-    }
-  }
-  return iv;
-}
-
 /* every access (stores when `stores`, else loads) of param k indexes n*slab + [0, slab) with n
    the thread loop (n*slab a plain term of the index sum, cg_lane_coef, so the rest does not use
    n and is bounded with n pinned to 0), and there is at
@@ -96,12 +61,12 @@ static interval *index_bounds(const cg_program *p, int zero) {
    needs no proof: a kernel stores every element of its output once, and iteration n can store
    only into slab n. */
 static int slab_accesses(const cg_program *p, int k, int stores, int64_t slab) {
-  interval *iv = index_bounds(p, p->thread_ins);
+  cg_interval *iv = cg_index_bounds(p, p->thread_ins);
   int n = 0, ok = 1;
   for (int i = 0; i < p->nins && ok; i++) {
     const cg_inst *in = &p->ins[i];
     if ((in->op != OP_LOAD && in->op != OP_STORE) || p->ins[in->src[0]].ival != k) continue;
-    interval b = iv[in->src[1]];
+    cg_interval b = iv[in->src[1]];
     ok = (in->op == OP_STORE) == stores && cg_lane_coef(p, in->src[1], p->thread_ins) == slab && b.ok && b.lo >= 0 &&
          b.hi < slab;
     n++;

@@ -518,6 +518,7 @@ static void render_define_acc(renderer *R, int i, const cg_inst *in) {
     acc_init(R, in->dtype, (int)in->ival);
     cg_sbuf_printf(R->b, ");\n");
     cg_render_output_prefetch(R->p, i, R->b, indent_text(R));
+    cg_render_slab_prefetch(R->p, i, R->b, indent_text(R));
     return;
   }
   if (in->ival2 > 1) {
@@ -530,6 +531,7 @@ static void render_define_acc(renderer *R, int i, const cg_inst *in) {
   acc_init(R, in->dtype, (int)in->ival);
   cg_sbuf_printf(R->b, ";\n");
   if (in->ival2 > 1 && !R->d->gpu) cg_render_output_prefetch(R->p, i, R->b, indent_text(R));
+  if (!R->d->gpu) cg_render_slab_prefetch(R->p, i, R->b, indent_text(R));
 }
 
 static void render_assign(renderer *R, const cg_inst *in) { /* acc (or its lane) = acc op value */

@@ -63,12 +63,21 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
 /* CPU: at the top of loop's body, when it is a later pass over a row its thread loop's earlier
    pass already read: prefetch the next row's line of that input (prefetch.c). 0 if none. */
 int cg_render_row_prefetch(const cg_program *p, int loop, cg_sbuf *b, const char *indent);
+/* CPU: where a fused copy's reader defines its first accumulator in the thread loop's body (a
+   tile), prefetch that tile's share of the next thread iteration's copy source (prefetch.c).
+   0 if none. */
+int cg_render_slab_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent);
 /* The ENDRANGE instruction of loop r (its RANGE instruction); nins if it has none. */
 int cg_loop_end(const cg_program *p, int r);
 /* The innermost loop (its RANGE instruction) open around instruction i, or -1. */
 int cg_enclosing_loop(const cg_program *p, int i);
 /* The coefficient of loop r in index idx when r appears once (alone or times a constant), else 0. */
 int64_t cg_lane_coef(const cg_program *p, int idx, int r);
+/* Bounds of every integer value of p (indices: CONST, RANGE with a constant trip, ADD, MUL, and
+   IDIV/MOD of a non-negative value by a positive constant), loop `zero` pinned to 0 (-1: none);
+   ok = 0 where unknown. malloc'ed, nins + 1 entries. */
+typedef struct { int64_t lo, hi; int ok; } cg_interval;
+cg_interval *cg_index_bounds(const cg_program *p, int zero);
 /* The 4-element vector type of a dtype's storage (float4, ushort4, ...), NULL if none. */
 const char *cg_vector_type(int dtype);
 
