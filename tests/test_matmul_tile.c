@@ -85,6 +85,20 @@ static void test_k_blocked(void) {
   }
 }
 
+/* K-blocked with 32 row tiles: they run in blocks of 16 inside the panel loop (ROWBLOCK), a
+   panel of B reused by a block's tiles from L1; the values as before */
+static void test_k_blocked_row_blocks(void) {
+  check_case(1, 128, 2048, 128, 0, 0, 3);
+  if (!strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP")) {
+    cg_tensor *a = cg_randn(CG_SHAPE(128, 2048), CG_F32), *b = cg_randn(CG_SHAPE(2048, 128), CG_F32);
+    char opts[256];
+    CHECK(cg_realize(a) == 0 && cg_realize(b) == 0);
+    th_opts_of(cg_matmul(a, b), opts, sizeof opts);
+    if (strcmp(opts, "TILE 4x16, PANEL 2, KBLOCK 256, ROWBLOCK 16"))
+      th_fail(__FILE__, __LINE__, "opts \"%s\"", opts);
+  }
+}
+
 static void test_k_blocked_epilogue(void) {
   enum { M = 128, K = 2048, N = 160 };
   float *a = th_values((int64_t)M * K, 3), *b = th_values((int64_t)K * N, 4), *bias = th_values(N, 5);
@@ -243,6 +257,7 @@ int main(int argc, char **argv) {
     {"small_tiled_unpacked", test_small_tiled_unpacked},
     {"untileable_shape", test_untileable_shape},
     {"k_blocked", test_k_blocked},
+    {"k_blocked_row_blocks", test_k_blocked_row_blocks},
     {"k_blocked_epilogue", test_k_blocked_epilogue},
     {"conv_rows_widened", test_conv_rows_widened},
     {"conv_channel_tile", test_conv_channel_tile},

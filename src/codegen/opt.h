@@ -21,10 +21,11 @@ typedef enum {
   CG_OPT_ROWS,    /* first: output dim amt moves next to the last (a tile's rows) */
   CG_OPT_COLS,    /* first (or after WIDEN or SQUARE): output dim amt moves to the last (a tile's columns) */
   CG_OPT_SQUARE,  /* first: the last two output dims run in amt x amt squares, (A, B) -> (A/amt, B/amt, amt*amt) */
+  CG_OPT_ROWBLOCK, /* after KBLOCK: the row tiles in blocks of amt, each block's tiles inside the panel loop */
   CG_OPT_NKINDS
 } cg_opt_kind;
 typedef struct { int kind, amt, amt2; } cg_opt;
-enum { CG_MAX_OPTS = 4 };
+enum { CG_MAX_OPTS = 6 };
 typedef struct { int n; cg_opt o[CG_MAX_OPTS]; } cg_opt_list;
 
 /* The channel tile (opt.c): a register tile along an output dim of `cols_dim` elements (a

@@ -32,6 +32,7 @@
 #define PROBE_MIN_S 0.005 /* a probe first where the best so far is this slow: overheads are small */
 #define WIN_MARGIN 0.97 /* a candidate must beat the default by 3%, so noise does not switch kernels */
 enum { MIN_RUNS = 2, MAX_RUNS = 10, MAX_CANDIDATES = 128 };
+enum { BEAM_MAX_OPTS = 4 }; /* the search grows lists up to this long (the heuristics' may be longer) */
 
 /* The single actions a list can be extended by (each is offered where it fits). Tiles up to 32
    accumulator vectors; UNROLL past 16 lanes and UPCAST past 32 only add register pressure;
@@ -42,7 +43,7 @@ static const cg_opt actions[] = {
   {CG_OPT_PANEL, 2, 0}, {CG_OPT_PANEL, 4, 0}, {CG_OPT_PANEL, 8, 0}, {CG_OPT_PANEL, 16, 0}, {CG_OPT_PANEL, 32, 0},
   {CG_OPT_UPCAST, 4, 0}, {CG_OPT_UPCAST, 8, 0}, {CG_OPT_UPCAST, 16, 0}, {CG_OPT_UPCAST, 32, 0},
   {CG_OPT_UNROLL, 4, 0}, {CG_OPT_UNROLL, 8, 0}, {CG_OPT_UNROLL, 16, 0},
-  {CG_OPT_KBLOCK, 0, 0},
+  {CG_OPT_KBLOCK, 0, 0}, {CG_OPT_ROWBLOCK, 8, 0}, {CG_OPT_ROWBLOCK, 16, 0}, {CG_OPT_ROWBLOCK, 32, 0},
   {CG_OPT_INNER, 0, 0}, {CG_OPT_INNER, 1, 0}, {CG_OPT_INNER, 2, 0}, {CG_OPT_INNER, 3, 0},
   {CG_OPT_ORDER, 1, 0},
 };
@@ -251,7 +252,7 @@ static int grow(search *S, const int *beam, int nbeam) {
   int added = 0;
   for (int b = 0; b < nbeam; b++) {
     cg_opt_list parent = S->c[beam[b]].opts;
-    if (parent.n == CG_MAX_OPTS) continue;
+    if (parent.n >= BEAM_MAX_OPTS) continue;
     for (int a = 0; a < NACTIONS; a++) {
       cg_opt_list child = parent;
       child.o[child.n++] = actions[a];
