@@ -124,14 +124,17 @@ static void test_exact(void) {
   EXPECT(uop_where(C, t, x, y), x);
   EXPECT(uop_where(C, f, x, y), y);
   EXPECT(uop_where(C, b, x, x), x);
-  /* left alone: not provable, or float */
+  /* left alone: not provable, or float (but x * 1.0, exact in IEEE arithmetic) */
   uop *keep = idiv(add(mul(x, ci(3)), y), ci(4));
   EXPECT(keep, keep);
   uop *neg = idiv(add(x, ci(-3)), ci(2)); /* x-3 may be negative: no pulling out */
   EXPECT(neg, neg);
   uop *fx = uop_alu(C, OP_CAST, CG_F32, x, NULL);
   uop *fm = uop_alu(C, OP_MUL, CG_F32, fx, uop_const_float(C, CG_F32, 1.0));
-  EXPECT(fm, fm);
+  EXPECT(fm, fx);
+  EXPECT(uop_alu(C, OP_MUL, CG_F32, uop_const_float(C, CG_F32, 1.0), fx), fx);
+  uop *fh = uop_alu(C, OP_MUL, CG_F32, fx, uop_const_float(C, CG_F32, 0.5)); /* not 1: kept */
+  EXPECT(fh, fh);
   uop *fa = uop_alu(C, OP_ADD, CG_F32, fx, uop_const_float(C, CG_F32, 0.0));
   EXPECT(fa, fa);
 }

@@ -215,6 +215,18 @@ static uop *r_identity(uop_ctx *c, uop *u, void *rctx) {
   }
 }
 
+/* x * 1.0 -> x for floats: exact in IEEE arithmetic (NaN, infinities and -0.0 come through
+   unchanged). A gradient seeded with ones brings it (the sum's backward times g). */
+static uop *r_float_identity(uop_ctx *c, uop *u, void *rctx) {
+  (void)c, (void)rctx;
+  if (u->op != OP_MUL || u->nsrc != 2 || !cg_dtype_is_float(u->dtype)) return NULL;
+  for (int i = 0; i < 2; i++) {
+    const uop *k = u->src[i], *x = u->src[1 - i];
+    if (k->op == OP_CONST && k->dtype == u->dtype && k->fval == 1.0 && x->dtype == u->dtype) return u->src[1 - i];
+  }
+  return NULL;
+}
+
 /* (x+c1)+c2 -> x+(c1+c2) and (x*c1)*c2 -> x*(c1*c2): wrapping constants keep ring identity. */
 static uop *r_assoc_const(uop_ctx *c, uop *u, void *rctx) {
   (void)rctx;
@@ -394,5 +406,6 @@ static uop *r_mod(uop_ctx *c, uop *u, void *rctx) {
 const cg_rule cg_symbolic_rules[] = {
     r_const_fold, r_where,    r_bounds_fold,   r_cmp_bounds, r_max_bounds, r_const_second,
     r_identity,   r_assoc_const, r_distribute, r_sum_normalize, r_idiv,    r_mod,
+    r_float_identity,
 };
 const int cg_symbolic_nrules = (int)(sizeof cg_symbolic_rules / sizeof cg_symbolic_rules[0]);
