@@ -32,8 +32,8 @@ void th_opts_of(cg_tensor *t, char *out, size_t n);
 /* The C source rendered for the kernel that computes t, the last of its schedule (malloc'ed;
    NULL if it cannot be built). */
 char *th_c_source_of(cg_tensor *t);
-/* The same with the copy that writes one of its inputs run inside it (src/codegen/fuse_prologue.c,
-   as realize fuses it), NULL if no copy fuses. */
+/* The same with the first copy that cg_fuse_prologue takes in (one of its inputs' writers, run
+   inside it), NULL if none fits; realize's schedule-level checks (fusable_pair) are not asked. */
 char *th_fused_c_source_of(cg_tensor *t);
 
 typedef struct { const char *name; void (*fn)(void); } th_test;

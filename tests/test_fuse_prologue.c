@@ -48,7 +48,8 @@ static void test_big_slab_runs_apart(void) {
 static void test_fused_reader_prefetches_next_slab(void) {
   if (!fuses()) return;
   int N = 3, CI = 16, CO = 32, H = 14, W = 14;
-  float *x = th_values((int64_t)N * CI * H * W, 3), *w = th_values(CO * CI * 9, 4), *g = th_values((int64_t)N * CO * H * W, 5);
+  float *x = th_values((int64_t)N * CI * H * W, 3), *w = th_values(CO * CI * 9, 4);
+  float *g = th_values((int64_t)N * CO * H * W, 5);
   cg_tensor *tx = cg_from_data(x, CG_F32, CG_SHAPE(N, CI, H, W), NULL);
   CHECK(cg_set_requires_grad(tx, 1) == 0);
   cg_tensor *y = cg_conv2d(tx, cg_from_data(w, CG_F32, CG_SHAPE(CO, CI, 3, 3), NULL), NULL, ONE, ONE, ONE, 1);

@@ -89,6 +89,7 @@ static void test_k_blocked(void) {
    panel of B reused by a block's tiles from L1; the values as before */
 static void test_k_blocked_row_blocks(void) {
   check_case(1, 128, 2048, 128, 0, 0, 3);
+  check_case(2, 128, 2048, 128, 0, 0, 3); /* batched: the tile's loops one dim further in */
   if (!strcmp(cg_default_device(), "CPU") || !strcmp(cg_default_device(), "INTERP")) {
     cg_tensor *a = cg_randn(CG_SHAPE(128, 2048), CG_F32), *b = cg_randn(CG_SHAPE(2048, 128), CG_F32);
     char opts[256];

@@ -135,6 +135,13 @@ static void test_exact(void) {
   EXPECT(uop_alu(C, OP_MUL, CG_F32, uop_const_float(C, CG_F32, 1.0), fx), fx);
   uop *fh = uop_alu(C, OP_MUL, CG_F32, fx, uop_const_float(C, CG_F32, 0.5)); /* not 1: kept */
   EXPECT(fh, fh);
+  for (int dt = CG_F16; dt <= CG_F64; dt++) { /* every float dtype; a mixed-dtype product is kept */
+    if (!cg_dtype_is_float(dt)) continue;
+    uop *xd = uop_alu(C, OP_CAST, dt, x, NULL);
+    EXPECT(uop_alu(C, OP_MUL, dt, xd, uop_const_float(C, dt, 1.0)), xd);
+  }
+  uop *mixed = uop_alu(C, OP_MUL, CG_F32, uop_alu(C, OP_CAST, CG_F16, x, NULL), uop_const_float(C, CG_F32, 1.0));
+  EXPECT(mixed, mixed);
   uop *fa = uop_alu(C, OP_ADD, CG_F32, fx, uop_const_float(C, CG_F32, 0.0));
   EXPECT(fa, fa);
 }

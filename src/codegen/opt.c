@@ -317,7 +317,8 @@ static int apply_cols(cg_lowered *l, cg_opt o, const cg_opt *next) {
    multiple of TM; better, where the rows and the dim above them are even, the tile's 4 rows are
    2 x 2 squares of pixels (SQUARE 2 first): conv2's input gradient (16 channels, 14 x 14 pixels)
    gets 4 x 16 with no pixel computed in vain, where widened rows (14 run as 16) cost 1/7 more.
-   The output dim it takes (-1 if none fits), *tm, *tn and *wide (the rows, widened or not). */
+   The output dim it takes (-1 if none fits), *tm, *tn, *wide (the rows, widened or not) and
+   *square (the rows in squares with the dim above them). */
 static const int64_t channel_tiles[][2] = {{2, 32}, {4, 16}};
 enum { CHANNEL_TILE_BYTES = 24 << 10 };
 enum { WIDEN_MAX_WASTE = 4 }; /* WIDEN: at most a quarter more columns */
@@ -359,12 +360,15 @@ static int channel_tile_dim(cg_lowered *l, int64_t *tm, int64_t *tn, int64_t *wi
   for (int d = last - 1; d >= 1; d--) { /* not the outermost: the threads' loop */
     uop *gd = l->global_range[d];
     if (gd->src[0]->op != OP_CONST) continue;
-    /* squares take the dim above the rows along: not the columns, not the threads' loop */
-    int64_t above = d != last - 1 && last - 1 >= 1 && up->src[0]->op == OP_CONST && l->nglobal + 4 <= CG_MAX_DIMS ? up->vmax + 1 : 0;
-    *tm = channel_tile_of(gd->vmax + 1, rows, above, k, tn, wide, square);
-    if (*tm && is_matmul_shaped(l, rows_dim, gd, *tn) && (!*square || is_matmul_shaped(l, up, gd, *tn)) &&
-        (*wide == rows || widen_fits(l, *tm) == *wide))
-      return d;
+    /* squares take the dim above the rows along (not the columns; SQUARE adds an output dim);
+       where they do not fit, the rows as they are or widened */
+    int squares = d != last - 1 && up->src[0]->op == OP_CONST && l->nglobal + 4 <= CG_MAX_DIMS;
+    for (int with_squares = squares; with_squares >= 0; with_squares--) {
+      *tm = channel_tile_of(gd->vmax + 1, rows, with_squares ? up->vmax + 1 : 0, k, tn, wide, square);
+      if (*tm && is_matmul_shaped(l, rows_dim, gd, *tn) && (!*square || is_matmul_shaped(l, up, gd, *tn)) &&
+          (*wide == rows || widen_fits(l, *tm) == *wide))
+        return d;
+    }
   }
   return -1;
 }
@@ -522,6 +526,17 @@ static int64_t kblock_length(cg_lowered *l, int dims, uop **red_out) {
   return kc;
 }
 
+/* a new output loop at position `at`, the loops from there on move in one */
+static void insert_output_dim(cg_lowered *l, int at, uop *range, int64_t size) {
+  for (int d = l->nglobal; d > at; d--) {
+    l->global_range[d] = l->global_range[d - 1];
+    l->global_size[d] = l->global_size[d - 1];
+  }
+  l->global_range[at] = range;
+  l->global_size[at] = size;
+  l->nglobal++;
+}
+
 static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
   uop_ctx *c = l->c;
   uop *r = red->src[1], *store = l->sink->src[0];
@@ -543,14 +558,7 @@ static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
   uop *ssrc[3] = {store->src[0], store->src[1], val};
   uop *st = uop_replace_src(c, store, ssrc, 3);
   l->sink = cg_simplify(c, uop_replace_src(c, l->sink, &st, 1));
-  int at = l->tile_dim + 1;
-  for (int d = l->nglobal; d > at; d--) {
-    l->global_range[d] = l->global_range[d - 1];
-    l->global_size[d] = l->global_size[d - 1];
-  }
-  l->global_range[at] = kb;
-  l->global_size[at] = blocks;
-  l->nglobal++;
+  insert_output_dim(l, l->tile_dim + 1, kb, blocks);
 }
 
 /* ---- row blocks of a K-blocked tile (ROWBLOCK) ----
@@ -560,7 +568,8 @@ static void kblock_apply(cg_lowered *l, uop *red, int64_t kc) {
    tiles inside the panel loop, (column block, k block, row block, panel, row tile): now a panel
    of B stays in L1 for rb tiles and the block's slices of A (rb x 4 KiB) come from L2, the
    loads from L2 a quarter of what they were (GotoBLAS's order of the loops). The 4096^3 kernel
-   alone, two threads, six alternating runs each: 822-973 -> 790-958 ms (best, median 900 -> 819). */
+   alone on two threads, six alternating runs each: 839-1032 -> 816-965 ms (medians 915 -> 895;
+   a hand-written version of the same order earlier: medians 900 -> 819). */
 enum { ROW_BLOCK = 16 };
 
 static int rowblock_fits(cg_lowered *l, int64_t rb) {
@@ -569,7 +578,7 @@ static int rowblock_fits(cg_lowered *l, int64_t rb) {
   uop *kb = l->global_range[t + 1], *rows = l->global_range[t + 2], *panel = l->global_range[t + 3];
   /* (.., column block, k block, row tiles, panel, tile rows, tile cols) as TILE, PANEL, KBLOCK leave them */
   return kb->ival2 == RANGE_GLOBAL && rows->ival2 == RANGE_GLOBAL && panel->ival2 == RANGE_GLOBAL &&
-         l->nglobal == t + 6 && rows->src[0]->op == OP_CONST && (rows->vmax + 1) % rb == 0 && (rows->vmax + 1) / rb >= 1;
+         l->nglobal == t + 6 && rows->src[0]->op == OP_CONST && (rows->vmax + 1) % rb == 0;
 }
 
 static int apply_rowblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
@@ -585,12 +594,7 @@ static int apply_rowblock(cg_lowered *l, cg_opt o, const cg_opt *next) {
   uop *idx = uop_alu(c, OP_ADD, CG_I64, uop_alu(c, OP_MUL, CG_I64, outer, ei), inner);
   l->sink = cg_simplify(c, uop_substitute(c, l->sink, rows, idx));
   l->global_range[t + 2] = outer, l->global_size[t + 2] = n / rb;
-  for (int d = l->nglobal; d > t + 4; d--) {
-    l->global_range[d] = l->global_range[d - 1];
-    l->global_size[d] = l->global_size[d - 1];
-  }
-  l->global_range[t + 4] = inner, l->global_size[t + 4] = rb;
-  l->nglobal++;
+  insert_output_dim(l, t + 4, inner, rb);
   return 1;
 }
 
@@ -980,7 +984,8 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
   /* a tile after moving its rows' dim next to the columns and widening the columns */
   int64_t wide = 0, rows = -1;
   int64_t ctm = 0, ctn = 0, cwide = 0;
-  int csquare = 0, plain = tile_fits(l, TILE_M, TILE_N), channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn, &cwide, &csquare);
+  int csquare = 0, plain = tile_fits(l, TILE_M, TILE_N);
+  int channels = plain ? -1 : channel_tile_dim(l, &ctm, &ctn, &cwide, &csquare);
   if (channels >= 0) {
     if (csquare) push(out, CG_OPT_SQUARE, SQUARE_SIDE, 0);
     else if (cwide != l->global_range[l->nglobal - 1]->vmax + 1) push(out, CG_OPT_WIDEN, (int)ctm, 0);
@@ -1008,8 +1013,9 @@ void cg_opts_choose(cg_lowered *l, cg_opt_list *out) {
     if (kc && l->nglobal + 4 > CG_MAX_DIMS) jb = 1;
     if (jb > 1) push(out, CG_OPT_PANEL, (int)jb, 0);
     if (kc) push(out, CG_OPT_KBLOCK, (int)kc, 0);
-    /* the row tiles (at the tile's rows dim, as TILE leaves it) in blocks, with the panels */
-    if (kc && jb > 1 && l->nglobal + 5 <= CG_MAX_DIMS && (l->global_range[l->nglobal - 2]->vmax + 1) % (TILE_M * ROW_BLOCK) == 0)
+    /* the row tiles in blocks, run with the panels (a plain tile: its rows the dim before last) */
+    int64_t row_tiles = (l->global_range[l->nglobal - 2]->vmax + 1) / TILE_M;
+    if (plain && kc && jb > 1 && l->nglobal + 5 <= CG_MAX_DIMS && row_tiles % ROW_BLOCK == 0)
       push(out, CG_OPT_ROWBLOCK, ROW_BLOCK, 0);
     return;
   }

@@ -31,7 +31,8 @@ typedef struct { int n; cg_opt o[CG_MAX_OPTS]; } cg_opt_list;
 /* The channel tile (opt.c): a register tile along an output dim of `cols_dim` elements (a
    convolution's output channels, their operand unit-stride along it) with the last dim's `rows`
    elements as its rows (run as *wide, a multiple of the tile's rows, where WIDEN pads them; the
-   dim before them, `above` elements, 0 if none, may share the tile as 2 x 2 squares instead), for
+   dim before them, `above` elements (0: none, or no room for squares), may share the tile as 2 x 2
+   squares instead), for
    a reduce of `reduce` steps: the tile's rows (2 or 4), or 0 if none fits. src/tensor/nn_ops.c
    stores a convolution's weight channels-last where this says yes. */
 int cg_channel_tile_rows(int64_t cols_dim, int64_t rows, int64_t above, int64_t reduce, int64_t *wide);

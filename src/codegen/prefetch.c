@@ -1,4 +1,7 @@
-/* Software prefetch of a register tile's output (CPU).
+/* Software prefetch (CPU): a register tile's output, the next row of a row kernel, the next slab
+   of a fused copy's source (each section below says why).
+
+   A register tile's output.
 
    A KBLOCK tile (opt.c) adds its block's sums to the partial sums already in the output: it
    loads its 4 x 16 output values only after its reduce loop, ~1000 cycles of FMAs. Those values
@@ -81,11 +84,6 @@ static int render_index(const prefetch_site *s, int j, cg_sbuf *b, int depth) {
   return 1;
 }
 
-static int64_t const_trip(const cg_program *p, int range) {
-  const cg_inst *e = &p->ins[p->ins[range].src[0]];
-  return e->op == OP_CONST ? e->ival : 0;
-}
-
 /* the first load or store of the output after the accumulator, in the same loop (-1: none) */
 static int output_access_after(const cg_program *p, int acc) {
   int open = 0;
@@ -109,7 +107,7 @@ static int64_t lane_stride(const cg_program *p, int access, int loop) {
 }
 
 static int64_t lane_step(const cg_program *p, int access, int loop) {
-  int64_t trip = const_trip(p, loop), stride = lane_stride(p, access, loop);
+  int64_t trip = cg_loop_trip(p, loop), stride = lane_stride(p, access, loop);
   int gated = p->ins[access].op == OP_STORE && p->ins[access].nsrc == 4;
   if (stride >= LINE_BYTES) return 1;
   return gated || stride * (trip - 1) < LINE_BYTES / 4 ? trip : trip > 1 ? trip - 1 : 1;
@@ -124,7 +122,7 @@ enum { FAR_LANES_MAX_RUN = 2 };
 static int far_lanes_worth_it(const prefetch_site *s, int access) {
   if (lane_stride(s->p, access, s->lanes[s->nlanes - 1]) < LINE_BYTES) return 1; /* not far apart */
   int64_t run = 1;
-  for (int k = 0; k + 1 < s->nlanes; k++) run *= const_trip(s->p, s->lanes[k]);
+  for (int k = 0; k + 1 < s->nlanes; k++) run *= cg_loop_trip(s->p, s->lanes[k]);
   return run <= FAR_LANES_MAX_RUN;
 }
 
@@ -135,7 +133,7 @@ static int find_lane_loops(prefetch_site *s, int access) {
   int outer = cg_enclosing_loop(s->p, s->acc), count = 1, n = 0, rev[MAX_LANE_LOOPS];
   int64_t rev_steps[MAX_LANE_LOOPS];
   for (int k = cg_enclosing_loop(s->p, access); k != outer; k = cg_enclosing_loop(s->p, k)) {
-    int64_t trip = k >= 0 ? const_trip(s->p, k) : 0;
+    int64_t trip = k >= 0 ? cg_loop_trip(s->p, k) : 0;
     if (k < 0 || n == MAX_LANE_LOOPS || s->p->ins[k].ival2 != RANGE_UPCAST || trip < 1) return 0;
     rev_steps[n] = lane_step(s->p, access, k);
     count *= (int)((trip + rev_steps[n] - 1) / rev_steps[n]);
@@ -155,7 +153,7 @@ int cg_render_output_prefetch(const cg_program *p, int acc, cg_sbuf *b, const ch
   if (ok) {
     cg_sbuf_puts(b, indent);
     for (int k = 0; k < s.nlanes; k++) {
-      int64_t trip = const_trip(p, s.lanes[k]), step = s.steps[k];
+      int64_t trip = cg_loop_trip(p, s.lanes[k]), step = s.steps[k];
       cg_sbuf_printf(b, "for (long long p%d = 0; p%d < %lld; p%d += %lld) ", s.lanes[k], s.lanes[k],
                      (long long)trip, s.lanes[k], (long long)step);
     }
@@ -228,8 +226,10 @@ int cg_render_row_prefetch(const cg_program *p, int loop, cg_sbuf *b, const char
    from memory: the hardware prefetcher follows the copy's misses only while it runs, and the
    reader's compute between two copies leaves memory idle. So each tile of the reader (its first
    accumulator in the thread loop's body) prefetches its share of the next iteration's slab, a
-   few lines a tile, and the next copy finds it in cache: conv2's input gradient kernel 7.9 ->
-   6.9 ms on one thread (the copy alone had cost 1.6 ms). The last iteration's prefetches land
+   few lines a tile, and the next copy finds it in cache: conv2's input gradient kernel, one
+   thread, five alternating runs, 7.6-8.6 -> 7.0-7.4 ms (the copy had cost 1.6 ms of it); its
+   weight gradient (two copies, blocks of 4 samples) best 8.0 -> 7.1 ms; its forward (half the
+   slab) unchanged. The last iteration's prefetches land
    past the thread's share: harmless (another thread's slab, or nothing: a prefetch never faults,
    and the address is integer arithmetic). */
 enum { MAX_SLAB_SOURCES = 4, MAX_SLAB_LINES_PER_TILE = 32 };
@@ -249,53 +249,74 @@ static int stores_local(const cg_program *p, int loop) {
   return 0;
 }
 
-/* the coefficient of loop t in index i where i is t times a constant plus values that do not
-   move with t (a block reader's copy index: (t*k + j)*part + ...); 0 where it is not (memo: 1 +
-   the coefficient, or -1 for "not", per instruction) */
-static int64_t affine_in(const cg_program *p, int i, int t, int64_t *memo) {
-  const cg_inst *in = &p->ins[i];
-  if (i == t) return 1;
-  if (i < t || in->op == OP_CONST || in->op == OP_RANGE) return 0;
-  if (memo[i]) return memo[i] > 0 ? memo[i] - 1 : -1;
-  int64_t a = in->nsrc > 0 ? affine_in(p, in->src[0], t, memo) : 0, b = in->nsrc > 1 ? affine_in(p, in->src[1], t, memo) : 0, r = -1;
-  int moves = a != 0 || b != 0;
-  for (int s = 2; s < in->nsrc; s++) moves |= affine_in(p, in->src[s], t, memo) != 0;
-  if (a < 0 || b < 0) r = -1;
-  else if (!moves) r = 0;
-  else if (in->op == OP_ADD && in->dtype == CG_I64 && in->nsrc == 2) r = a + b;
-  else if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[1]].op == OP_CONST && !b) r = a * p->ins[in->src[1]].ival;
-  else if (in->op == OP_MUL && in->dtype == CG_I64 && p->ins[in->src[0]].op == OP_CONST && !a) r = b * p->ins[in->src[0]].ival;
-  memo[i] = r >= 0 ? r + 1 : -1;
-  return r;
-}
+/* Whether index i is loop t times a constant plus values that do not move with t (a block
+   reader's copy index: (t*k + j)*part + ...); the constant in *coef. memo: per instruction, 0
+   unknown, 1 affine (coefs[i]), 2 not. */
+typedef struct { const cg_program *p; int t; char *memo; int64_t *coefs; } affine_ctx;
 
-static int64_t thread_coef(const cg_program *p, int idx) {
-  int64_t *memo = cg_xcalloc((size_t)p->nins + 1, sizeof *memo), c = affine_in(p, idx, p->thread_ins, memo);
-  free(memo);
-  return c;
+static int affine_in(affine_ctx *A, int i, int64_t *coef) {
+  const cg_inst *in = &A->p->ins[i];
+  *coef = i == A->t;
+  if (i <= A->t || in->op == OP_CONST || in->op == OP_RANGE) return 1;
+  if (A->memo[i]) {
+    *coef = A->coefs[i];
+    return A->memo[i] == 1;
+  }
+  int64_t c[4] = {0}, r = 0; /* cg_inst's sources */
+  int ok = 1, moves = 0;
+  for (int s = 0; s < in->nsrc && s < 4 && ok; s++) {
+    ok = affine_in(A, in->src[s], &c[s]);
+    moves |= c[s] != 0;
+  }
+  if (ok && moves) {
+    const cg_inst *k0 = &A->p->ins[in->src[0]], *k1 = in->nsrc > 1 ? &A->p->ins[in->src[1]] : NULL;
+    int ints = in->dtype == CG_I64 && in->nsrc == 2;
+    if (ints && in->op == OP_ADD) ok = !__builtin_add_overflow(c[0], c[1], &r);
+    else if (ints && in->op == OP_MUL && k1->op == OP_CONST) ok = !__builtin_mul_overflow(c[0], k1->ival, &r);
+    else if (ints && in->op == OP_MUL && k0->op == OP_CONST) ok = !__builtin_mul_overflow(c[1], k0->ival, &r);
+    else ok = 0;
+  }
+  A->memo[i] = ok ? 1 : 2, A->coefs[i] = r;
+  *coef = r;
+  return ok;
 }
 
 /* the inputs that loops filling a scratch (a fused copy) read before `before`, each a slab that
    moves with the thread loop: coef elements an iteration, [lo, hi] within it */
 static int slab_sources(const cg_program *p, int before, slab_source *src) {
   cg_interval *iv = cg_index_bounds(p, p->thread_ins);
+  affine_ctx A = {p, p->thread_ins, cg_xcalloc((size_t)p->nins + 1, 1),
+                  cg_xcalloc((size_t)p->nins + 1, sizeof(int64_t))};
   int n = 0;
   for (int j = p->thread_ins + 1; j < before; j++) {
     const cg_inst *in = &p->ins[j];
-    int param = in->op == OP_LOAD ? (int)p->ins[in->src[0]].ival : -1, top = top_loop(p, j);
+    int param = in->op == OP_LOAD ? (int)p->ins[in->src[0]].ival : -1, top = param >= 0 ? top_loop(p, j) : -1;
     if (param < 0 || p->params[param].local || p->params[param].written || top < 0 || !stores_local(p, top)) continue;
-    int64_t coef = thread_coef(p, in->src[1]);
+    int64_t coef;
     cg_interval b = iv[in->src[1]];
-    if (coef <= 0 || !b.ok || b.hi < 0) continue;
+    if (!affine_in(&A, in->src[1], &coef) || coef <= 0 || !b.ok || b.hi < 0) continue;
     b.lo = b.lo < 0 ? 0 : b.lo; /* a padded copy's gated loads reach before the slab */
     int k = 0;
     while (k < n && src[k].param != param) k++;
     if (k == n && n == MAX_SLAB_SOURCES) continue;
     if (k == n) src[n++] = (slab_source){param, coef, b.lo, b.hi};
-    else if (src[k].coef == coef) src[k].lo = b.lo < src[k].lo ? b.lo : src[k].lo, src[k].hi = b.hi > src[k].hi ? b.hi : src[k].hi;
+    else if (src[k].coef == coef) {
+      src[k].lo = b.lo < src[k].lo ? b.lo : src[k].lo;
+      src[k].hi = b.hi > src[k].hi ? b.hi : src[k].hi;
+    }
   }
+  /* a slab is at most coef elements: more (a padded copy's gated loads reach past both ends) is
+     cut to coef; far more is strided reads (the thread loop along an inner dim): no slab */
+  int kept = 0;
+  for (int k = 0; k < n; k++) {
+    if (src[k].hi - src[k].lo >= 2 * src[k].coef) continue;
+    if (src[k].hi - src[k].lo >= src[k].coef) src[k].hi = src[k].lo + src[k].coef - 1;
+    src[kept++] = src[k];
+  }
+  free(A.memo);
+  free(A.coefs);
   free(iv);
-  return n;
+  return kept;
 }
 
 /* the tile counter of acc within its top loop (every loop between them a plain output loop of
@@ -303,27 +324,34 @@ static int slab_sources(const cg_program *p, int before, slab_source *src) {
 static int tile_counter(const cg_program *p, int acc, int top, cg_sbuf *b, int64_t *tiles) {
   int loops[8], n = 0;
   for (int k = cg_enclosing_loop(p, acc); k >= 0 && n < 8; k = cg_enclosing_loop(p, k)) {
-    if (p->ins[k].ival2 != RANGE_GLOBAL || const_trip(p, k) < 1) return 0;
+    if (p->ins[k].ival2 != RANGE_GLOBAL || cg_loop_trip(p, k) < 1) return 0;
     loops[n++] = k;
     if (k == top) break;
   }
   if (!n || loops[n - 1] != top) return 0;
-  for (int j = top + 1; j < acc; j++)
-    if (p->ins[j].op == OP_DEFINE_ACC) return 0;
   /* Horner's form, outermost first: ((v_top * t1 + v1) * t2 + v2) */
-  *tiles = const_trip(p, top);
+  *tiles = cg_loop_trip(p, top);
   for (int k = 0; k < n - 1; k++) cg_sbuf_puts(b, "(");
   cg_sbuf_printf(b, "v%d", top);
   for (int k = n - 2; k >= 0; k--) {
-    cg_sbuf_printf(b, " * %lldLL + v%d)", (long long)const_trip(p, loops[k]), loops[k]);
-    *tiles *= const_trip(p, loops[k]);
+    cg_sbuf_printf(b, " * %lldLL + v%d)", (long long)cg_loop_trip(p, loops[k]), loops[k]);
+    *tiles *= cg_loop_trip(p, loops[k]);
   }
   return 1;
 }
 
+/* acc is the first accumulator in its loop directly inside the thread loop (that loop in *top) */
+static int first_acc_of_tile(const cg_program *p, int acc, int *top) {
+  *top = p->thread_ins >= 0 ? top_loop(p, acc) : -1;
+  if (*top < 0) return 0;
+  for (int j = *top + 1; j < acc; j++)
+    if (p->ins[j].op == OP_DEFINE_ACC) return 0;
+  return 1;
+}
+
 int cg_render_slab_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char *indent) {
-  int t = p->thread_ins, top = t >= 0 ? top_loop(p, acc) : -1;
-  if (top < 0) return 0;
+  int top, t = p->thread_ins;
+  if (!first_acc_of_tile(p, acc, &top)) return 0;
   slab_source src[MAX_SLAB_SOURCES];
   int n = slab_sources(p, top, src), done = 0;
   int64_t tiles = 0;
@@ -334,10 +362,11 @@ int cg_render_slab_prefetch(const cg_program *p, int acc, cg_sbuf *b, const char
       int64_t lines = ((src[k].hi - src[k].lo + 1) * size + LINE_BYTES - 1) / LINE_BYTES + 1;
       int64_t per = (lines + tiles - 1) / tiles;
       per = per > MAX_SLAB_LINES_PER_TILE ? MAX_SLAB_LINES_PER_TILE : per;
-      cg_sbuf_printf(b, "%sfor (long long pf = 0; pf < %lld; pf++) __builtin_prefetch((const void *)((unsigned long long)data%d + "
-                     "(unsigned long long)((v%d + 1) * %lldLL + %lldLL) * %d + (unsigned long long)(%s * %lldLL + pf) * %d), 0, 3);\n",
-                     indent, (long long)per, src[k].param, t, (long long)src[k].coef, (long long)src[k].lo, size, counter.s,
-                     (long long)per, LINE_BYTES);
+      cg_sbuf_printf(b, "%sfor (long long pf = 0; pf < %lld; pf++) ", indent, (long long)per);
+      cg_sbuf_printf(b, "__builtin_prefetch((const void *)((unsigned long long)data%d + ", src[k].param);
+      cg_sbuf_printf(b, "(unsigned long long)((v%d + 1) * %lldLL + %lldLL) * %d + ", t, (long long)src[k].coef,
+                     (long long)src[k].lo, size);
+      cg_sbuf_printf(b, "(unsigned long long)(%s * %lldLL + pf) * %d), 0, 3);\n", counter.s, (long long)per, LINE_BYTES);
       done++;
     }
   cg_sbuf_free(&counter);

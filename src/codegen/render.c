@@ -382,8 +382,8 @@ static void transposed_stores(renderer *R, int i, int after) {
 
 /* constant trip count of loop i, or a large number for a symbolic one */
 static int64_t tile_loop_trip(const cg_program *p, int i) {
-  const cg_inst *end = &p->ins[p->ins[i].src[0]];
-  return end->op == OP_CONST ? end->ival : INT64_MAX;
+  int64_t trip = cg_loop_trip(p, i);
+  return trip < 0 ? INT64_MAX : trip;
 }
 
 /* gcc vectorizes a rolled lane loop only when its body is straight loads and arithmetic: a gated

@@ -73,6 +73,8 @@ int cg_loop_end(const cg_program *p, int r);
 int cg_enclosing_loop(const cg_program *p, int i);
 /* The coefficient of loop r in index idx when r appears once (alone or times a constant), else 0. */
 int64_t cg_lane_coef(const cg_program *p, int idx, int r);
+/* The trip count of loop r (its RANGE instruction) when constant, else -1 (index_bounds.c). */
+int64_t cg_loop_trip(const cg_program *p, int r);
 /* Bounds of every integer value of p (indices: CONST, RANGE with a constant trip, ADD, MUL, and
    IDIV/MOD of a non-negative value by a positive constant), loop `zero` pinned to 0 (-1: none);
    ok = 0 where unknown. malloc'ed, nins + 1 entries. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../base/base.h"
+#include "render.h"
 #include "stage_output.h"
 
 enum { MAX_DEPTH = 48, STAGE_LOCAL_BYTES = 32 << 10 }; /* scratch: the L1 of most cores */
@@ -67,11 +68,6 @@ static loops find_loops(const cg_program *p) {
   return L;
 }
 
-static int64_t trip(const cg_program *p, int range) {
-  const cg_inst *e = &p->ins[p->ins[range].src[0]];
-  return e->op == OP_CONST ? e->ival : -1;
-}
-
 static int inside(const loops *L, int i, int range) {
   for (int k = L->encl[i]; k >= 0; k = L->encl[k])
     if (k == range) return 1;
@@ -80,7 +76,7 @@ static int inside(const loops *L, int i, int range) {
 
 /* x stands for R's whole index: R itself (no lanes), or R*K + L for an UNROLL loop L in R */
 static int covers(const cg_program *p, const loops *L, int r, int x, int64_t n) {
-  if (x == r) return trip(p, r) == n;
+  if (x == r) return cg_loop_trip(p, r) == n;
   const cg_inst *in = &p->ins[x];
   if (in->op != OP_ADD) return 0;
   for (int s = 0; s < 2; s++) {
@@ -89,7 +85,8 @@ static int covers(const cg_program *p, const loops *L, int r, int x, int64_t n) 
     if (m->op != OP_MUL || p->ins[lane].op != OP_RANGE || p->ins[lane].ival2 != RANGE_UNROLL || L->encl[lane] != r)
       continue;
     int k = m->src[0] == r ? m->src[1] : m->src[1] == r ? m->src[0] : -1;
-    if (k >= 0 && p->ins[k].op == OP_CONST && p->ins[k].ival == trip(p, lane) && trip(p, r) * trip(p, lane) == n)
+    if (k >= 0 && p->ins[k].op == OP_CONST && p->ins[k].ival == cg_loop_trip(p, lane) &&
+        cg_loop_trip(p, r) * cg_loop_trip(p, lane) == n)
       return 1;
   }
   return 0;
@@ -174,23 +171,23 @@ int cg_stage_through_output(cg_program *p) {
     return 0;
   loops L = find_loops(p);
   int c = L.encl[st];
-  if (c >= 0 && p->ins[c].ival2 == RANGE_GLOBAL && trip(p, c) > 0) {
+  if (c >= 0 && p->ins[c].ival2 == RANGE_GLOBAL && cg_loop_trip(p, c) > 0) {
     match m;
     for (int r = 0; r < c && !staged; r++) {
       if (p->ins[r].op != OP_RANGE || p->ins[r].ival2 != RANGE_REDUCE || L.encl[r] != L.encl[c]) continue;
       for (int x = r; x < L.end[r] && !staged; x++) {
         twin t = {p, c, x, r};
-        if (!covers(p, &L, r, x, trip(p, c)) || !find_twins(&t, &L, st, &m)) continue;
+        if (!covers(p, &L, r, x, cg_loop_trip(p, c)) || !find_twins(&t, &L, st, &m)) continue;
         int st_dtype = p->ins[st].dtype;
         /* R outside the thread loop (a softmax over one row: its loop is the thread loop) runs in
            every part of the launch: staged in the output, each part's values would overwrite the
            other parts' finished outputs */
         int per_part = p->thread_ins >= 0 && !inside(&L, r, p->thread_ins);
-        int local = trip(p, c) * cg_dtype_size(dt) <= STAGE_LOCAL_BYTES && in_scope_at(p, &L, x, m.e2) &&
+        int local = cg_loop_trip(p, c) * cg_dtype_size(dt) <= STAGE_LOCAL_BYTES && in_scope_at(p, &L, x, m.e2) &&
                     p->nparams < CG_MAX_PARAMS;
         if (!local && per_part) continue;
         if (local) {
-          add_local_param(p, dt, trip(p, c)); /* instruction 0; every index below moves up by one */
+          add_local_param(p, dt, cg_loop_trip(p, c)); /* instruction 0; every index below moves up by one */
           match m1 = {m.e + 1, m.e2 + 1, m.s2 + 1};
           stage(p, &m1, 0, c + 1, x + 1, dt, st_dtype);
         } else {

@@ -14,7 +14,7 @@
 #include "../runtime/disk_cache.h"
 #include "beam.h"
 
-enum { FORMAT_VERSION = 1, NBUCKETS = 256 };
+enum { FORMAT_VERSION = 2, NBUCKETS = 256 }; /* 2: SQUARE and ROWBLOCK in the heuristics' lists */
 
 uint64_t cg_beam_key(const char *noopt_source, int dev) {
   cg_device *dv = cg_device_get(dev);

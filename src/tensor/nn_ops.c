@@ -296,9 +296,10 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
 }
 
 /* Output channels in vectors: where opt.c's channel tile fits (cg_channel_tile_rows: 32k output
-   channels with rows of 2 pixels, or 16k with rows of 4, a row's pixels run as a few more where
-   the flat layout has them (conv2's input gradient: 14 as 16, 5.4-5.9 -> 5.0-5.1 ms a pass, the
-   tile along its 16 channels instead of the pixels); the weights of one tile's columns, cin x
+   channels with rows of 2 pixels, or 16k with rows of 4; where 4 does not divide a row, 2 x 2
+   squares of pixels when the rows and their count are even (conv2's input gradient: 14 x 14, the
+   tile along its 16 channels instead of the pixels), else a row's pixels run as a few more where
+   the flat layout has them (14 as 16); the weights of one tile's columns, cin x
    taps x 32 or 16 floats, within 24 KiB so they stay in L1), float32, one group and more than one
    sample (the threads' loop; a lone sample's dim is dropped when lowered), the weight is stored
    channels-last, (cin, *k, cout), and read through a view with the original axes. Its loads are
@@ -310,13 +311,14 @@ static int crop_in_kernel(const int64_t *ws_dims, int n, int64_t out_cols, int64
    floats): conv1 of the demo (one input channel) loses its flat output and crop copy, 1.6-2.6 ->
    1.0-1.2 ms. The copy is of the weight alone (4608 floats for conv2). Widened rows (`wide`) must
    stay within the flat rows (W' columns): their pixels then read inside the flat input, which is
-   what opt.c's WIDEN proves again on the kernel's loads before it takes the tile. */
+   what opt.c's WIDEN proves again on the kernel's loads before it takes the tile. Squares only in
+   2-d: SQUARE adds an output dim, which a 3-d convolution's tiled kernel has no room for. */
 static int channel_tile(cg_tensor *x, cg_tensor *w, int n, int groups, const int64_t *o, int64_t flat_cols) {
   cg_shape ws = w->u->shape;
   int64_t reduce = ws.d[1], wide;
   for (int j = 0; j < n; j++) reduce *= ws.d[2 + j];
   return groups == 1 && x->u->dtype == CG_F32 && w->u->dtype == CG_F32 && x->u->shape.d[0] > 1 &&
-         cg_channel_tile_rows(ws.d[0], o[n - 1], n > 1 ? o[n - 2] : 0, reduce, &wide) > 0 && wide <= flat_cols;
+         cg_channel_tile_rows(ws.d[0], o[n - 1], n == 2 ? o[0] : 0, reduce, &wide) > 0 && wide <= flat_cols;
 }
 
 static cg_tensor *weight_channels_last(cg_tensor *w, int n) {
