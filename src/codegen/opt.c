@@ -574,11 +574,11 @@ enum { ROW_BLOCK = 16 };
 
 static int rowblock_fits(cg_lowered *l, int64_t rb) {
   int t = l->tile_dim;
-  if (t < 0 || rb < 2 || l->nglobal + 1 > CG_MAX_DIMS || t + 5 >= l->nglobal) return 0;
-  uop *kb = l->global_range[t + 1], *rows = l->global_range[t + 2], *panel = l->global_range[t + 3];
   /* (.., column block, k block, row tiles, panel, tile rows, tile cols) as TILE, PANEL, KBLOCK leave them */
+  if (t < 0 || rb < 2 || l->nglobal != t + 6 || l->nglobal + 1 > CG_MAX_DIMS) return 0;
+  uop *kb = l->global_range[t + 1], *rows = l->global_range[t + 2], *panel = l->global_range[t + 3];
   return kb->ival2 == RANGE_GLOBAL && rows->ival2 == RANGE_GLOBAL && panel->ival2 == RANGE_GLOBAL &&
-         l->nglobal == t + 6 && rows->src[0]->op == OP_CONST && (rows->vmax + 1) % rb == 0;
+         rows->src[0]->op == OP_CONST && (rows->vmax + 1) % rb == 0;
 }
 
 static int apply_rowblock(cg_lowered *l, cg_opt o, const cg_opt *next) {

@@ -283,26 +283,34 @@ static int affine_in(affine_ctx *A, int i, int64_t *coef) {
 
 /* the inputs that loops filling a scratch (a fused copy) read before `before`, each a slab that
    moves with the thread loop: coef elements an iteration, [lo, hi] within it */
+static void add_source(slab_source *src, int *n, int param, int64_t coef, cg_interval b) {
+  int k = 0;
+  while (k < *n && src[k].param != param) k++;
+  if (k == *n && *n < MAX_SLAB_SOURCES) src[(*n)++] = (slab_source){param, coef, b.lo, b.hi};
+  else if (k < *n && src[k].coef == coef) {
+    src[k].lo = b.lo < src[k].lo ? b.lo : src[k].lo;
+    src[k].hi = b.hi > src[k].hi ? b.hi : src[k].hi;
+  }
+}
+
 static int slab_sources(const cg_program *p, int before, slab_source *src) {
   cg_interval *iv = cg_index_bounds(p, p->thread_ins);
   affine_ctx A = {p, p->thread_ins, cg_xcalloc((size_t)p->nins + 1, 1),
                   cg_xcalloc((size_t)p->nins + 1, sizeof(int64_t))};
   int n = 0;
-  for (int j = p->thread_ins + 1; j < before; j++) {
-    const cg_inst *in = &p->ins[j];
-    int param = in->op == OP_LOAD ? (int)p->ins[in->src[0]].ival : -1, top = param >= 0 ? top_loop(p, j) : -1;
-    if (param < 0 || p->params[param].local || p->params[param].written || top < 0 || !stores_local(p, top)) continue;
-    int64_t coef;
-    cg_interval b = iv[in->src[1]];
-    if (!affine_in(&A, in->src[1], &coef) || coef <= 0 || !b.ok || b.hi < 0) continue;
-    b.lo = b.lo < 0 ? 0 : b.lo; /* a padded copy's gated loads reach before the slab */
-    int k = 0;
-    while (k < n && src[k].param != param) k++;
-    if (k == n && n == MAX_SLAB_SOURCES) continue;
-    if (k == n) src[n++] = (slab_source){param, coef, b.lo, b.hi};
-    else if (src[k].coef == coef) {
-      src[k].lo = b.lo < src[k].lo ? b.lo : src[k].lo;
-      src[k].hi = b.hi > src[k].hi ? b.hi : src[k].hi;
+  /* the loops directly inside the thread loop that fill a scratch, each walked once */
+  for (int top = p->thread_ins + 1, end = top; top < before; top = end + 1) {
+    end = p->ins[top].op == OP_RANGE ? cg_loop_end(p, top) : top;
+    if (end == top || !stores_local(p, top)) continue;
+    for (int j = top + 1; j < end; j++) {
+      const cg_inst *in = &p->ins[j];
+      int param = in->op == OP_LOAD ? (int)p->ins[in->src[0]].ival : -1;
+      if (param < 0 || p->params[param].local || p->params[param].written) continue;
+      int64_t coef;
+      cg_interval b = iv[in->src[1]];
+      if (!affine_in(&A, in->src[1], &coef) || coef <= 0 || !b.ok || b.hi < 0) continue;
+      b.lo = b.lo < 0 ? 0 : b.lo; /* a padded copy's gated loads reach before the slab */
+      add_source(src, &n, param, coef, b);
     }
   }
   /* a slab is at most coef elements: more (a padded copy's gated loads reach past both ends) is
